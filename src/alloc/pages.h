@@ -1,0 +1,86 @@
+/* Page runs: the allocator's unit of address space.
+ *
+ * Every page in [arena.base, arena.top) belongs to exactly one run: free,
+ * a large block, or a slab of small objects. A run is described by a
+ * struct run in metadata memory, found from any address through the page
+ * map. Invariants (all under page_lock):
+ *   - the page map entry of a run's first and last page points to it;
+ *   - for a slab, every page's entry points to it;
+ *   - every other entry inside the heap is NULL, so an interior pointer
+ *     into a large block is recognised as not from malloc;
+ *   - two free runs are never adjacent (they are coalesced on free);
+ *   - a free run is in exactly one bin, by its length.
+ * Free runs remember whether their pages may lack disk blocks
+ * (decommitted) and whether they all read as zero (zeroed). */
+#ifndef FSMEM_ALLOC_PAGES_H
+#define FSMEM_ALLOC_PAGES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alloc/sizes.h"
+#include "backing/arena.h"
+#include "util/lock.h"
+
+#define PAGES_PER_CHUNK (CHUNK_SIZE / PAGE_SIZE)
+/* Freed large blocks at least this big are punched out of their file at
+ * once: the kernel then never writes their dead pages back. */
+#define PUNCH_MIN ((size_t)2 << 20)
+
+/* RUN_FREEING: a large run between free() and its return to a bin. */
+enum run_kind { RUN_FREE = 1, RUN_LARGE, RUN_SLAB, RUN_FREEING };
+
+struct slab;
+
+struct run {
+    struct run *next, *prev;   /* bin list while free */
+    uintptr_t start;
+    size_t npages;
+    struct slab *slab;         /* set for RUN_SLAB */
+    uint8_t kind;
+    uint8_t zeroed;
+    uint8_t decommitted;
+    uint8_t bin;
+};
+
+extern lock_t page_lock;
+/* One page-map table per mapped chunk; NULL until the chunk is used. */
+extern _Atomic(struct run **) *pagemap;
+
+/* The run containing p's page, or NULL. p must satisfy arena_contains(). */
+static inline struct run *pagemap_get(uintptr_t p)
+{
+    uintptr_t off = p - arena.base;
+    struct run **table = atomic_load_explicit(&pagemap[off >> CHUNK_SHIFT], memory_order_acquire);
+    if (!table)
+        return NULL;
+    return __atomic_load_n(&table[(off >> PAGE_SHIFT) & (PAGES_PER_CHUNK - 1)],
+                           __ATOMIC_RELAXED);
+}
+
+int pages_init(void);
+
+/* A run of npages aligned to align_pages (a power of two): a slab's run
+ * when slab is non-NULL, else a large block. *zeroed tells whether its
+ * pages are known to read as zero. NULL with errno ENOMEM when address
+ * space or disk is exhausted. Takes page_lock. */
+struct run *pages_alloc(size_t npages, size_t align_pages, struct slab *slab, bool *zeroed);
+
+/* Returns a large or slab run to the free pool (coalescing). Takes page_lock. */
+void pages_free(struct run *r);
+
+/* free() of a large block: validates p (aborting on misuse) and frees it. */
+void large_free(void *p, struct run *r);
+
+/* Resizes a large run in place to npages; false when the neighbour is not
+ * free or too small (the run is then unchanged). */
+bool large_resize(struct run *r, size_t npages);
+
+/* Heap accounting, in bytes (pages handed out as large runs or slabs). */
+uint64_t pages_in_use(void);
+uint64_t pages_peak(void);
+
+void pages_fork(enum fork_phase phase);
+
+#endif

@@ -1,0 +1,84 @@
+#include "alloc/slab.h"
+
+#include <string.h>
+
+#include "alloc/heap.h"
+#include "alloc/meta.h"
+#include "alloc/pages.h"
+#include "util/msg.h"
+
+static struct meta_pool slab_pool = META_POOL(struct slab);
+
+struct slab *slab_new(struct heap *h, unsigned cls)
+{
+    const struct class_info *ci = &class_table[cls];
+    struct slab *s = pool_get(&slab_pool);
+    if (!s)
+        return NULL;
+    bool zeroed;
+    struct run *r = pages_alloc(ci->pages, 1, s, &zeroed);
+    if (!r) {
+        pool_put(&slab_pool, s);
+        return NULL;
+    }
+    s->run = r;
+    s->start = r->start;
+    s->size = ci->size;
+    s->cls = cls;
+    s->owner = h;
+    s->nwords = (ci->slots + 63) / 64;
+    memset(s->free_bits, 0xff, (size_t)(ci->slots / 64) * sizeof(uint64_t));
+    if (ci->slots % 64)
+        s->free_bits[ci->slots / 64] = (UINT64_C(1) << (ci->slots % 64)) - 1;
+    return s;
+}
+
+void slab_release(struct slab *s)
+{
+    pages_free(s->run);
+    pool_put(&slab_pool, s);
+}
+
+uint32_t slab_merge_remote(struct slab *s)
+{
+    if (atomic_load_explicit(&s->remote_count, memory_order_acquire) == 0)
+        return 0;
+    uint32_t freed = 0, lowest = s->nwords;
+    for (uint32_t w = 0; w < s->nwords; w++) {
+        if (!atomic_load_explicit(&s->remote_bits[w], memory_order_relaxed))
+            continue;
+        uint64_t b = atomic_exchange_explicit(&s->remote_bits[w], 0, memory_order_acquire);
+        if (b & s->free_bits[w])
+            msg_fatal_ptr("double free of",
+                          (void *)(s->start + ((uintptr_t)w * 64 +
+                                               (unsigned)__builtin_ctzl(b & s->free_bits[w])) *
+                                                  s->size));
+        s->free_bits[w] |= b;
+        freed += (uint32_t)__builtin_popcountl(b);
+        if (w < lowest)
+            lowest = w;
+    }
+    atomic_fetch_sub_explicit(&s->remote_count, freed, memory_order_relaxed);
+    if (lowest < s->cursor)
+        s->cursor = lowest;
+    s->used -= freed;
+    return freed;
+}
+
+void slab_free_remote(struct slab *s, uint32_t slot)
+{
+    uint64_t bit = UINT64_C(1) << (slot & 63);
+    uint64_t old = atomic_fetch_or_explicit(&s->remote_bits[slot >> 6], bit, memory_order_release);
+    if (old & bit)
+        msg_fatal_ptr("double free of", (void *)(s->start + (uintptr_t)slot * s->size));
+    atomic_fetch_add(&s->remote_count, 1);
+    uint32_t full = SLAB_FULL;
+    if (atomic_load(&s->state) == SLAB_FULL &&
+        atomic_compare_exchange_strong(&s->state, &full, SLAB_QUEUED))
+        heap_push_ready(s->owner, s);
+}
+
+void slab_fork(enum fork_phase phase)
+{
+    lock_fork(&slab_pool.lock, phase);
+}

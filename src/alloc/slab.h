@@ -1,0 +1,64 @@
+/* Slabs: runs of pages cut into objects of one size class.
+ *
+ * A slab belongs to one thread heap, its owner, which alone allocates from
+ * it. Which slots are free is recorded out of band, in bitmaps: free_bits
+ * is the owner's, plain memory; remote_bits collects frees from other
+ * threads with atomic OR, and the owner merges it into free_bits when it
+ * runs short. A bitmap, not a free list threaded through the objects,
+ * because a free list would make free() write into the object's page,
+ * which may be on disk; and because a bit that is already set is a double
+ * free, caught on the spot.
+ *
+ * A slab the owner finds exhausted is unlisted and marked SLAB_FULL. The
+ * first remote free into a full slab moves it to SLAB_QUEUED and pushes it
+ * on the owner's ready stack, where the owner finds it again. Both sides
+ * publish first and look second (sequentially consistent), so a slab
+ * cannot be left full with a pending remote free that nobody saw. */
+#ifndef FSMEM_ALLOC_SLAB_H
+#define FSMEM_ALLOC_SLAB_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "alloc/sizes.h"
+#include "util/lock.h"
+
+enum slab_state { SLAB_ACTIVE, SLAB_FULL, SLAB_QUEUED };
+
+struct heap;
+struct run;
+
+struct slab {
+    /* Owner-only fields, read on every malloc and free. */
+    uintptr_t start;
+    uint32_t size;
+    uint32_t cls;
+    uint32_t used;        /* slots not free in the owner's view */
+    uint32_t cursor;      /* no free bit below this word */
+    uint32_t nwords;
+    bool listed;          /* the heap's current slab or on its partial list */
+    struct heap *owner;   /* fixed for the slab's life */
+    struct run *run;
+    struct slab *next, *prev;            /* partial list */
+    uint64_t free_bits[SLAB_WORDS];
+    /* Shared with other threads. */
+    _Alignas(64) _Atomic uint32_t state;
+    _Atomic uint32_t remote_count;       /* a hint: remote frees not yet merged */
+    struct slab *next_ready;
+    _Atomic uint64_t remote_bits[SLAB_WORDS];
+};
+
+/* A new slab of class cls owned by h, all slots free; NULL when out of memory. */
+struct slab *slab_new(struct heap *h, unsigned cls);
+/* Gives an empty slab's pages back. */
+void slab_release(struct slab *s);
+/* Folds remote frees into free_bits; returns how many slots it freed.
+ * Aborts on a slot freed twice. Owner only. */
+uint32_t slab_merge_remote(struct slab *s);
+/* free() from a thread other than the owner. */
+void slab_free_remote(struct slab *s, uint32_t slot);
+
+void slab_fork(enum fork_phase phase);
+
+#endif

@@ -1,0 +1,86 @@
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc/heap.h"
+#include "alloc/pages.h"
+#include "api/api.h"
+
+static void *move(void *p, size_t old, size_t n)
+{
+    void *q = fsm_malloc(n);
+    if (q) {
+        memcpy(q, p, old < n ? old : n);
+        fsm_free(p);
+    }
+    return q;
+}
+
+/* A small block stays where it is while the new size still maps to a
+ * class no more than twice too big. */
+static void *realloc_small(struct slab *s, void *p, size_t n)
+{
+    uintptr_t off = (uintptr_t)p - s->start;
+    if ((uintptr_t)slot_of(off, s->cls) * s->size != off)
+        msg_fatal_ptr("realloc of a pointer malloc never returned:", p);
+    if (n <= s->size && (s->size <= 64 || n > s->size / 2))
+        return p;
+    return move(p, s->size, n);
+}
+
+static void *realloc_large(struct run *r, void *p, size_t n)
+{
+    if (r->kind != RUN_LARGE || r->start != (uintptr_t)p)
+        msg_fatal_ptr(r->start == (uintptr_t)p ? "realloc of freed memory at"
+                                               : "realloc of a pointer malloc never returned:",
+                      p);
+    size_t old = r->npages << PAGE_SHIFT;
+    if (n <= SMALL_MAX)
+        return move(p, old, n);
+    if (n > PTRDIFF_MAX) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t pages = pages_for(n);
+    if (pages == r->npages || large_resize(r, pages))
+        return p;
+    return move(p, old, n);
+}
+
+void *fsm_realloc(void *p, size_t n)
+{
+    if (!p)
+        return fsm_malloc(n);
+    if (n == 0) {
+        fsm_free(p);
+        return NULL;
+    }
+    if (arena_contains(p)) {
+        struct run *r = pagemap_get((uintptr_t)p);
+        if (!r)
+            msg_fatal_ptr("realloc of a pointer malloc never returned:", p);
+        return r->slab ? realloc_small(r->slab, p, n) : realloc_large(r, p, n);
+    }
+    if (bootstrap_owns(p)) {
+        void *q = fsm_malloc(n);
+        size_t old = bootstrap_size(p);
+        if (q)
+            memcpy(q, p, old < n ? old : n);
+        return q;
+    }
+    msg_fatal_ptr("realloc of a pointer malloc never returned:", p);
+}
+
+void *fsm_reallocarray(void *p, size_t count, size_t size)
+{
+    size_t n;
+    if (__builtin_mul_overflow(count, size, &n)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return fsm_realloc(p, n);
+}
+
+FSMEM_EXPORT_AS(realloc, fsm_realloc)
+FSMEM_EXPORT_AS(reallocarray, fsm_reallocarray)

@@ -1,0 +1,122 @@
+/* The public fsmem_* calls and the FSMEM_STATS summary. */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "alloc/pages.h"
+#include "api/api.h"
+#include "backing/arena.h"
+#include "fsmem.h"
+#include "util/msg.h"
+
+#define FSMEM_API __attribute__((visibility("default")))
+
+FSMEM_API int fsmem_get_stats(struct fsmem_stats *out)
+{
+    if (!fsm_ready)
+        return -1;
+    struct arena_usage u;
+    arena_usage(&u);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    memset(out, 0, sizeof *out);
+    out->heap_bytes = pages_in_use();
+    out->heap_peak = pages_peak();
+    out->ram_bytes = u.ram_bytes;
+    out->file_bytes = u.file_bytes;
+    out->disk_bytes = u.disk_bytes;
+    out->punched_bytes = u.punched_bytes;
+    out->reserve_bytes = arena.end - arena.base;
+    out->major_faults = (uint64_t)ru.ru_majflt;
+    out->backing_files = u.files;
+    return 0;
+}
+
+FSMEM_API int fsmem_get_settings(struct fsmem_settings *out)
+{
+    if (!fsm_ready)
+        return -1;
+    static char dir_list[SETTINGS_PATH_MAX];
+    size_t len = 0;
+    for (unsigned d = 0; d < fsm_settings.ndirs; d++) {
+        const char *s = fsm_settings.dirs[d];
+        if (d && len < sizeof dir_list - 1)
+            dir_list[len++] = ':';
+        while (*s && len < sizeof dir_list - 1)
+            dir_list[len++] = *s++;
+    }
+    dir_list[len] = 0;
+    out->dir = dir_list;
+    out->size = fsm_settings.size;
+    out->ram = fsm_settings.ram_auto ? 0 : fsm_settings.ram;
+    out->ram_auto = fsm_settings.ram_auto;
+    out->stats = fsm_settings.stats == STATS_OFF      ? "off"
+                 : fsm_settings.stats == STATS_STDERR ? "stderr"
+                                                      : fsm_settings.stats_path;
+    return 0;
+}
+
+static void line(int fd, const char *label, uint64_t bytes, const char *note)
+{
+    struct msgbuf m;
+    msg_init(&m);
+    msg_str(&m, "fsmem:   ");
+    msg_str(&m, label);
+    msg_bytes(&m, bytes);
+    if (note)
+        msg_str(&m, note);
+    msg_write(fd, &m);
+}
+
+FSMEM_API void fsmem_print_stats(int fd)
+{
+    struct fsmem_stats st;
+    if (fsmem_get_stats(&st) != 0)
+        return;
+    char comm[32] = "?";
+    int cfd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
+    if (cfd >= 0) {
+        ssize_t n = read(cfd, comm, sizeof comm - 1);
+        close(cfd);
+        comm[n > 0 ? n - (comm[n - 1] == '\n') : 0] = 0;
+    }
+    struct msgbuf m;
+    msg_init(&m);
+    msg_str(&m, "fsmem: summary for ");
+    msg_str(&m, comm);
+    msg_str(&m, " (pid ");
+    msg_u64(&m, (uint64_t)getpid());
+    msg_str(&m, ")");
+    msg_write(fd, &m);
+    line(fd, "peak heap       ", st.heap_peak, NULL);
+    line(fd, "heap at exit    ", st.heap_bytes, NULL);
+    line(fd, "heap in RAM     ", st.ram_bytes, NULL);
+    line(fd, "heap on files   ", st.file_bytes, NULL);
+    line(fd, "disk used now   ", st.disk_bytes, NULL);
+    line(fd, "punched (freed) ", st.punched_bytes, " given back to the filesystem");
+    line(fd, "reserved        ", st.reserve_bytes, " of address space");
+    msg_init(&m);
+    msg_str(&m, "fsmem:   major faults    ");
+    msg_u64(&m, st.major_faults);
+    msg_str(&m, " (pages read back from disk)");
+    msg_write(fd, &m);
+}
+
+void fsm_print_stats_at_exit(void)
+{
+    if (!fsm_ready || fsm_settings.stats == STATS_OFF)
+        return;
+    if (fsm_settings.stats == STATS_STDERR) {
+        fsmem_print_stats(2);
+        return;
+    }
+    /* Appended: every process of a job (and its children) adds its own. */
+    int fd = open(fsm_settings.stats_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        msg_warn("FSMEM_STATS=", fsm_settings.stats_path, ": cannot write the summary");
+        return;
+    }
+    fsmem_print_stats(fd);
+    close(fd);
+}

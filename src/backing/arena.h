@@ -1,0 +1,71 @@
+/* The arena: where heap pages come from.
+ *
+ * At start-up one range of address space is reserved (PROT_NONE, nothing
+ * committed) for the whole heap. It is carved into CHUNK-sized chunks that
+ * are mapped on demand, in address order: the first ones from anonymous
+ * memory when a RAM tier is configured, the rest MAP_SHARED from backing
+ * files, striped round-robin over the FSMEM_DIR directories. A pointer is
+ * ours exactly when it lies in [base, top).
+ *
+ * This is the only code that maps memory for the heap or touches backing
+ * files. The allocator above it asks for fresh pages at the top, and gives
+ * ranges back (decommit: the data is dropped and, for files, the disk
+ * blocks are returned) or takes them again (commit: disk blocks are
+ * reserved again). Disk blocks are always reserved with fallocate before
+ * the pages are handed out, so a full disk is a failed allocation and
+ * never a SIGBUS on first touch. */
+#ifndef FSMEM_BACKING_ARENA_H
+#define FSMEM_BACKING_ARENA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/settings.h"
+
+#define CHUNK_SHIFT 26
+#define CHUNK_SIZE ((size_t)1 << CHUNK_SHIFT)
+
+struct arena {
+    uintptr_t base;      /* reservation start, CHUNK-aligned */
+    uintptr_t end;       /* reservation end */
+    uintptr_t top;       /* pages below top have been handed out at least once */
+    size_t nchunks;      /* chunks in the reservation */
+};
+
+extern struct arena arena;
+
+static inline bool arena_contains(const void *p)
+{
+    return (uintptr_t)p - arena.base < arena.top - arena.base;
+}
+
+/* Reserves address space and opens the backing files. On failure prints
+ * one line naming the setting at fault and returns -1. */
+int arena_init(const struct settings *s);
+
+/* Extends the top by len bytes (page multiple) with disk reserved for the
+ * whole range; returns the old top, or NULL (errno ENOMEM) when the
+ * reservation or the disk is exhausted. The new pages read as zero.
+ * Caller holds the page lock. */
+void *arena_grow(size_t len);
+
+/* Reserves disk again for a range that was decommitted; 0, or -1 when the
+ * disk is full. */
+int arena_commit(uintptr_t start, size_t len);
+
+/* Drops the contents of a range and returns its disk blocks. Returns true
+ * when the range now reads as zero. */
+bool arena_decommit(uintptr_t start, size_t len);
+
+/* Before fork (allocator locked): make parent and child stop sharing
+ * writable file pages. */
+void arena_freeze(void);
+
+struct arena_usage {
+    uint64_t ram_bytes, file_bytes, disk_bytes, punched_bytes;
+    unsigned files;
+};
+void arena_usage(struct arena_usage *u);
+
+#endif
