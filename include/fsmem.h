@@ -27,14 +27,18 @@ struct fsmem_stats {
     uint64_t punched_bytes;   /* bytes given back to the filesystem, total */
     uint64_t reserve_bytes;   /* address space reserved for the heap */
     uint64_t major_faults;    /* the process's major page faults so far */
+    uint64_t ram_budget;      /* size of the RAM tier (first part of the heap) */
+    uint64_t ram_limit;       /* the memory limit the budget was derived from */
+    const char *ram_source;   /* "memory cgroup", "available memory",
+                                 "ulimit -d" or "FSMEM_RAM" */
     unsigned backing_files;   /* open backing files */
 };
 
 struct fsmem_settings {
     const char *dir;          /* the FSMEM_DIR list in use (colon-separated) */
     uint64_t size;            /* file-backed heap limit in bytes */
-    uint64_t ram;             /* RAM tier budget in bytes */
-    int ram_auto;             /* 1 when the budget was chosen automatically */
+    uint64_t ram;             /* FSMEM_RAM in bytes (0 when auto) */
+    int ram_auto;             /* 1 when FSMEM_RAM=auto */
     const char *stats;        /* "off", "stderr" or the output path */
 };
 

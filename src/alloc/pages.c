@@ -208,6 +208,7 @@ struct run *pages_alloc(size_t npages, size_t align_pages, struct slab *slab, bo
     else
         set_bounds(r);
     *zeroed = r->zeroed;
+    r->zeroed = 0;   /* from now on the owner may write to it */
     bool commit = r->decommitted;
     r->decommitted = 0;
     account((int64_t)npages);

@@ -30,6 +30,9 @@ FSMEM_API int fsmem_get_stats(struct fsmem_stats *out)
     out->reserve_bytes = arena.end - arena.base;
     out->major_faults = (uint64_t)ru.ru_majflt;
     out->backing_files = u.files;
+    out->ram_budget = u.ram_budget;
+    out->ram_limit = u.ram_limit;
+    out->ram_source = u.ram_source;
     return 0;
 }
 
@@ -91,8 +94,22 @@ FSMEM_API void fsmem_print_stats(int fd)
     msg_write(fd, &m);
     line(fd, "peak heap       ", st.heap_peak, NULL);
     line(fd, "heap at exit    ", st.heap_bytes, NULL);
-    line(fd, "heap in RAM     ", st.ram_bytes, NULL);
-    line(fd, "heap on files   ", st.file_bytes, NULL);
+    msg_init(&m);
+    msg_str(&m, "fsmem:   RAM tier        ");
+    msg_bytes(&m, st.ram_budget);
+    msg_str(&m, " (");
+    if (strcmp(st.ram_source, "FSMEM_RAM")) {
+        msg_str(&m, "half of ");
+        msg_str(&m, st.ram_source);
+        msg_str(&m, " ");
+        msg_bytes(&m, st.ram_limit);
+    } else {
+        msg_str(&m, "FSMEM_RAM");
+    }
+    msg_str(&m, ")");
+    msg_write(fd, &m);
+    line(fd, "used from RAM   ", st.ram_bytes, NULL);
+    line(fd, "used from files ", st.file_bytes, NULL);
     line(fd, "disk used now   ", st.disk_bytes, NULL);
     line(fd, "punched (freed) ", st.punched_bytes, " given back to the filesystem");
     line(fd, "reserved        ", st.reserve_bytes, " of address space");

@@ -2,11 +2,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "backing/budget.h"
 #include "backing/file.h"
 #include "util/msg.h"
 
@@ -25,6 +27,7 @@ static struct {
     int fd[SETTINGS_MAX_DIRS];  /* -1 until opened (after fork: reopened lazily) */
     uint64_t file_len;          /* length of every backing file */
     size_t ram_chunks;          /* chunks [0, ram_chunks) are anonymous memory */
+    struct ram_budget budget;
     size_t mapped;              /* chunks [0, mapped) are mapped */
     uintptr_t committed;        /* disk is reserved for every file page below this */
     uint8_t *kind;              /* enum chunk_kind per chunk */
@@ -59,6 +62,14 @@ static int map_chunk(size_t i)
         got = mmap(want, CHUNK_SIZE, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
         A.kind[i] = CHUNK_RAM;
+        if (got != want) {
+            /* Refused (ulimit -d, overcommit): the RAM tier ends here and
+             * files take over. No file chunk exists yet, so moving the
+             * boundary renumbers nothing. */
+            A.ram_chunks = i;
+            mmap(want, CHUNK_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+            return map_chunk(i);
+        }
     } else {
         int fd = open_file(chunk_file(i));
         if (fd < 0)
@@ -211,6 +222,9 @@ void arena_usage(struct arena_usage *u)
         }
     }
     u->punched_bytes = atomic_load_explicit(&A.punched, memory_order_relaxed);
+    u->ram_budget = (uint64_t)A.ram_chunks << CHUNK_SHIFT;
+    u->ram_limit = A.budget.limit;
+    u->ram_source = A.budget.source;
 }
 
 /* Address space we may still take under RLIMIT_AS, or SIZE_MAX. */
@@ -232,57 +246,60 @@ static size_t address_space_left(void)
     return rl.rlim_cur > used ? rl.rlim_cur - used : 0;
 }
 
-static void say_shrunk(const char *why, size_t chunks)
-{
-    struct msgbuf m;
-    msg_init(&m);
-    msg_str(&m, "fsmem: ");
-    msg_str(&m, why);
-    msg_str(&m, "; the file-backed heap is limited to ");
-    msg_bytes(&m, (uint64_t)chunks << CHUNK_SHIFT);
-    msg_write(2, &m);
-}
-
 int arena_init(const struct settings *s)
 {
     A.settings = s;
     A.ndirs = s->ndirs;
     for (unsigned d = 0; d < A.ndirs; d++)
         A.fd[d] = -1;
-    /* FSMEM_RAM=auto does not pick a budget yet: everything is on files. */
-    A.ram_chunks = s->ram_auto ? 0 : (size_t)((s->ram + CHUNK_SIZE - 1) >> CHUNK_SHIFT);
+    if (s->ram_auto) {
+        ram_budget_auto(&A.budget);
+    } else {
+        A.budget.bytes = s->ram;
+        A.budget.limit = s->ram;
+        A.budget.source = "FSMEM_RAM";
+    }
+    /* Whole chunks only: a budget is a ceiling, so round down. */
+    A.ram_chunks = (size_t)(A.budget.bytes >> CHUNK_SHIFT);
     size_t file_chunks = (size_t)(s->size >> CHUNK_SHIFT);
     if (file_chunks == 0)
         file_chunks = 1;
 
-    /* Leave a quarter of what ulimit -v allows to the rest of the program. */
+    /* Limits bound the whole reservation. Leave a quarter of what
+     * ulimit -v allows to the rest of the program; and since a refused RAM
+     * chunk turns into a file chunk, every chunk must fit in a file under
+     * ulimit -f. */
+    size_t fit = SIZE_MAX;
+    const char *limit = NULL;
     size_t as_left = address_space_left();
     if (as_left != SIZE_MAX) {
-        size_t fit = (as_left / 4 * 3) >> CHUNK_SHIFT;
-        fit = fit > A.ram_chunks + 1 ? fit - A.ram_chunks - 1 : 0;
-        if (fit == 0) {
-            msg_warn("ulimit -v leaves no address space for the heap", NULL, NULL);
-            return -1;
-        }
-        if (fit < file_chunks) {
-            file_chunks = fit;
-            say_shrunk("FSMEM_SIZE is more than ulimit -v allows", file_chunks);
-        }
+        fit = ((as_left / 4 * 3) >> CHUNK_SHIFT) - 1;
+        limit = "ulimit -v";
     }
     struct rlimit fl;
-    if (getrlimit(RLIMIT_FSIZE, &fl) == 0 && fl.rlim_cur != RLIM_INFINITY) {
-        size_t fit = (size_t)(fl.rlim_cur >> CHUNK_SHIFT) * A.ndirs;
-        if (fit == 0) {
-            msg_warn("ulimit -f is smaller than one backing chunk (64M)", NULL, NULL);
+    if (getrlimit(RLIMIT_FSIZE, &fl) == 0 && fl.rlim_cur != RLIM_INFINITY &&
+        (size_t)(fl.rlim_cur >> CHUNK_SHIFT) * A.ndirs < fit) {
+        fit = (size_t)(fl.rlim_cur >> CHUNK_SHIFT) * A.ndirs;
+        limit = "ulimit -f";
+    }
+    if (A.ram_chunks + file_chunks > fit) {
+        if (fit == 0 || fit > (size_t)PTRDIFF_MAX) {
+            msg_warn(limit, " leaves no room for the heap (it needs at least 64M)", NULL);
             return -1;
         }
-        if (fit < file_chunks) {
-            file_chunks = fit;
-            say_shrunk("FSMEM_SIZE is more than ulimit -f allows", file_chunks);
-        }
+        if (A.ram_chunks >= fit)
+            A.ram_chunks = fit / 2;
+        file_chunks = fit - A.ram_chunks;
+        struct msgbuf m;
+        msg_init(&m);
+        msg_str(&m, "fsmem: FSMEM_SIZE is more than ");
+        msg_str(&m, limit);
+        msg_str(&m, " allows; the heap is limited to ");
+        msg_bytes(&m, (uint64_t)fit << CHUNK_SHIFT);
+        msg_write(2, &m);
     }
-    A.file_len = (uint64_t)((file_chunks + A.ndirs - 1) / A.ndirs) << CHUNK_SHIFT;
     arena.nchunks = A.ram_chunks + file_chunks;
+    A.file_len = (uint64_t)((arena.nchunks + A.ndirs - 1) / A.ndirs) << CHUNK_SHIFT;
 
     size_t len = arena.nchunks << CHUNK_SHIFT;
     char *p = mmap(NULL, len + CHUNK_SIZE, PROT_NONE,

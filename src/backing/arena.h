@@ -64,6 +64,9 @@ void arena_freeze(void);
 
 struct arena_usage {
     uint64_t ram_bytes, file_bytes, disk_bytes, punched_bytes;
+    uint64_t ram_budget;      /* RAM tier size in use */
+    uint64_t ram_limit;       /* the limit it was derived from */
+    const char *ram_source;   /* where that limit came from */
     unsigned files;
 };
 void arena_usage(struct arena_usage *u);

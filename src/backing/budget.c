@@ -1,0 +1,133 @@
+#include "backing/budget.h"
+
+#include <fcntl.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+/* Reads a small file into buf (NUL-terminated); length or -1. */
+static ssize_t slurp(const char *path, char *buf, size_t len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, len - 1);
+    close(fd);
+    if (n < 0)
+        return -1;
+    buf[n] = 0;
+    return n;
+}
+
+static uint64_t parse_u64(const char *s)
+{
+    uint64_t v = 0;
+    if (*s < '0' || *s > '9')
+        return UINT64_MAX;   /* "max" in cgroup v2 */
+    while (*s >= '0' && *s <= '9')
+        v = v * 10 + (uint64_t)(*s++ - '0');
+    return v;
+}
+
+/* The smallest value of file `name` in the cgroup directory `dir` and its
+ * ancestors up to `root`. */
+static uint64_t cgroup_min(const char *root, const char *rel, const char *name)
+{
+    char path[1024], buf[64];
+    size_t rlen = strlen(root), len = strlen(rel);
+    if (rlen + len + strlen(name) + 3 > sizeof path)
+        return UINT64_MAX;
+    uint64_t best = UINT64_MAX;
+    for (;;) {
+        memcpy(path, root, rlen);
+        memcpy(path + rlen, rel, len);
+        path[rlen + len] = '/';
+        strcpy(path + rlen + len + 1, name);
+        if (slurp(path, buf, sizeof buf) > 0) {
+            uint64_t v = parse_u64(buf);
+            if (v < best)
+                best = v;
+        }
+        if (len == 0)
+            break;
+        while (len > 0 && rel[len - 1] != '/')
+            len--;
+        if (len > 0)
+            len--;   /* drop the slash too; "" is the root */
+    }
+    return best;
+}
+
+/* The cgroup path for a controller from /proc/self/cgroup ("" for v2's
+ * unified line when want is NULL). */
+static int cgroup_path(const char *want, char *out, size_t outlen)
+{
+    char buf[4096];
+    if (slurp("/proc/self/cgroup", buf, sizeof buf) <= 0)
+        return -1;
+    for (char *line = buf; *line;) {
+        char *end = strchr(line, '\n');
+        if (end)
+            *end = 0;
+        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (c2) {
+            *c2 = 0;
+            const char *ctrls = c1 + 1, *path = c2 + 1;
+            bool match = want ? strstr(ctrls, want) != NULL : (line[0] == '0' && !*ctrls);
+            if (match && strlen(path) < outlen) {
+                strcpy(out, strcmp(path, "/") ? path : "");
+                return 0;
+            }
+        }
+        if (!end)
+            break;
+        line = end + 1;
+    }
+    return -1;
+}
+
+static uint64_t cgroup_limit(void)
+{
+    char rel[2048];
+    uint64_t v1 = UINT64_MAX, v2 = UINT64_MAX;
+    if (cgroup_path("memory", rel, sizeof rel) == 0)
+        v1 = cgroup_min("/sys/fs/cgroup/memory", rel, "memory.limit_in_bytes");
+    if (cgroup_path(NULL, rel, sizeof rel) == 0)
+        v2 = cgroup_min("/sys/fs/cgroup", rel, "memory.max");
+    uint64_t v = v1 < v2 ? v1 : v2;
+    /* v1 reports "no limit" as a huge page-rounded number. */
+    return v >= (UINT64_C(1) << 62) ? UINT64_MAX : v;
+}
+
+static uint64_t available_memory(void)
+{
+    char buf[4096];
+    if (slurp("/proc/meminfo", buf, sizeof buf) <= 0)
+        return UINT64_MAX;
+    const char *p = strstr(buf, "MemAvailable:");
+    if (!p)
+        return UINT64_MAX;
+    p += strlen("MemAvailable:");
+    while (*p == ' ')
+        p++;
+    uint64_t kb = parse_u64(p);
+    return kb == UINT64_MAX ? kb : kb * 1024;
+}
+
+void ram_budget_auto(struct ram_budget *b)
+{
+    b->limit = available_memory();
+    b->source = "available memory";
+    uint64_t cg = cgroup_limit();
+    if (cg < b->limit) {
+        b->limit = cg;
+        b->source = "memory cgroup";
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_DATA, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < b->limit) {
+        b->limit = rl.rlim_cur;
+        b->source = "ulimit -d";
+    }
+    b->bytes = b->limit == UINT64_MAX ? 0 : b->limit / 2;
+}

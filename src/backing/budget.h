@@ -1,0 +1,24 @@
+/* The RAM tier's budget for FSMEM_RAM=auto.
+ *
+ * Memory that the kernel cannot reclaim is the scarce thing: anonymous
+ * pages (the RAM tier) stay resident, file pages (the rest of the heap)
+ * can be written back and dropped. The budget is therefore half of the
+ * tightest of: the memory cgroup's limit (v1 or v2, the smallest along the
+ * path to the root), the machine's available memory, and RLIMIT_DATA
+ * (which counts the RAM tier's private mappings). The other half is left
+ * to the program's own mappings and to the page cache through which the
+ * file tier works. */
+#ifndef FSMEM_BACKING_BUDGET_H
+#define FSMEM_BACKING_BUDGET_H
+
+#include <stdint.h>
+
+struct ram_budget {
+    uint64_t bytes;
+    uint64_t limit;        /* the tightest limit found */
+    const char *source;    /* "memory cgroup", "available memory", "ulimit -d" */
+};
+
+void ram_budget_auto(struct ram_budget *b);
+
+#endif
