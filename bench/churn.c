@@ -2,7 +2,7 @@
  * builds a large pointer-linked structure (a tree, a graph, a symbol table)
  * again and again.
  *
- *   churn THREADS SCALE        SCALE = objects allocated in all, in millions
+ *   churn THREADS SCALE        SCALE = objects allocated in all, in units of 100,000
  *
  * Each thread, independently, repeats a cycle over LIVE objects:
  *   1. allocate LIVE objects (8..128 bytes mostly, 1 in 16 up to 1 KiB),
@@ -97,7 +97,7 @@ static void *worker(void *arg)
 int main(int argc, char **argv)
 {
     int n = (int)arg_long(argc, argv, 1, 1);
-    long total = arg_long(argc, argv, 2, 20) * 1000000L;
+    long total = arg_long(argc, argv, 2, 30) * 100000L;
     struct job *jobs = xmalloc(sizeof *jobs * (size_t)n);
     for (int i = 0; i < n; i++) {
         jobs[i].id = i;

@@ -1,6 +1,6 @@
 /* mixed: every size class at once, including huge blocks (> 64 MiB).
  *
- *   mixed THREADS SCALE        SCALE = allocations in all, in units of 100,000
+ *   mixed THREADS SCALE        SCALE = allocations in all, in units of 10,000
  *
  * Each thread keeps SLOTS blocks live and replaces a random one at every
  * step. Sizes: 70% small (8..256 B), 25% medium (256 B..32 KiB), 5% large
@@ -14,7 +14,7 @@
 #include "common.h"
 
 #define SLOTS      1024
-#define HUGE_EVERY 20000
+#define HUGE_EVERY 4000
 #define HUGE_MIN   (64UL << 20)
 #define HUGE_MAX   (256UL << 20)
 
@@ -85,7 +85,7 @@ static void *worker(void *arg)
 int main(int argc, char **argv)
 {
     int n = (int)arg_long(argc, argv, 1, 1);
-    long total = arg_long(argc, argv, 2, 10) * 100000L;
+    long total = arg_long(argc, argv, 2, 20) * 10000L;
     struct job *jobs = xmalloc(sizeof *jobs * (size_t)n);
     for (int i = 0; i < n; i++) {
         jobs[i].id = i;

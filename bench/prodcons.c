@@ -1,6 +1,6 @@
 /* prodcons: one thread allocates, another frees.
  *
- *   prodcons PAIRS SCALE       SCALE = messages in all, in millions
+ *   prodcons PAIRS SCALE       SCALE = messages in all, in units of 100,000
  *
  * PAIRS producer/consumer pairs (so 2 x PAIRS threads). A producer
  * allocates messages (16..512 bytes, 1 in 32 up to 16 KiB), writes them and
@@ -81,7 +81,7 @@ static void *consumer(void *arg)
 int main(int argc, char **argv)
 {
     int n = (int)arg_long(argc, argv, 1, 1);
-    long total = arg_long(argc, argv, 2, 10) * 1000000L;
+    long total = arg_long(argc, argv, 2, 40) * 100000L;
     if (n > 128) n = 128;
     struct pair *pairs = aligned_alloc(64, sizeof *pairs * (size_t)n);
     if (!pairs) die("aligned_alloc");

@@ -96,7 +96,7 @@ static void *worker(void *arg)
 int main(int argc, char **argv)
 {
     int n = (int)arg_long(argc, argv, 1, 1);
-    long total = arg_long(argc, argv, 2, 64) * (16L << 20);
+    long total = arg_long(argc, argv, 2, 24) * (16L << 20);
     struct job *jobs = xmalloc(sizeof *jobs * (size_t)n);
     for (int i = 0; i < n; i++) {
         jobs[i].id = i;

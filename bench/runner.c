@@ -19,7 +19,10 @@
  *   user sys CPU seconds (rusage)
  *   rss_kb   peak resident set (rusage maxrss)
  *   disk_kb  peak disk blocks of backing files under DIR (sampled)
- *   mem_kb   peak of resident set + those disk blocks (sampled; at least rss_kb)
+ *   mem_kb   peak of resident set + those disk blocks (sampled; at least
+ *            rss_kb). Resident pages of a backing file count twice here.
+ *   foot_kb  peak of anonymous + shmem resident memory + those disk blocks
+ *            (sampled): RAM and disk in use, each page counted once.
  *   majflt minflt   page faults (rusage)
  * The child's stdout and stderr are the runner's. Exit status: 0 when the
  * run was measured (whatever its status), 2 on a usage or system error. */
@@ -49,7 +52,7 @@ static double timeout_s;
 static long interval_ms = 10;
 static atomic_int done;
 static atomic_int timed_out;
-static uint64_t peak_disk_kb, peak_mem_kb;
+static uint64_t peak_disk_kb, peak_mem_kb, peak_foot_kb;
 static double t_start;
 
 static double now_s(void)
@@ -59,7 +62,9 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static uint64_t rss_kb(pid_t pid)
+/* VmRSS, and RssAnon + RssShmem (resident memory not backed by a disk
+ * file) through *priv, from /proc/PID/status. */
+static uint64_t rss_kb(pid_t pid, uint64_t *priv)
 {
     char path[64], buf[4096];
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
@@ -69,7 +74,9 @@ static uint64_t rss_kb(pid_t pid)
     close(fd);
     if (n <= 0) return 0;
     buf[n] = 0;
-    char *p = strstr(buf, "\nVmRSS:");
+    char *p = strstr(buf, "\nRssAnon:"), *q = strstr(buf, "\nRssShmem:");
+    *priv = (p ? strtoull(p + 9, NULL, 10) : 0) + (q ? strtoull(q + 10, NULL, 10) : 0);
+    p = strstr(buf, "\nVmRSS:");
     return p ? strtoull(p + 7, NULL, 10) : 0;
 }
 
@@ -89,7 +96,8 @@ static int under_diskdir(const char *dirpath, const char *name)
 static dev_t seen_dev[MAXFILES];
 static ino_t seen_ino[MAXFILES];
 
-/* Sums st_blocks of distinct files under diskdir held by the child. */
+/* Sums st_blocks of distinct files under diskdir held by the child: open
+ * ones, or, when none is open, mapped ones. */
 static uint64_t disk_kb(pid_t pid)
 {
     static const char *kinds[] = { "fd", "map_files" };
@@ -115,6 +123,7 @@ static uint64_t disk_kb(pid_t pid)
             kb += (uint64_t)st.st_blocks / 2;
         }
         closedir(d);
+        if (nseen) break;     /* files found through fds: skip the (long) map list */
     }
     return kb;
 }
@@ -124,10 +133,11 @@ static void *sampler(void *arg)
     (void)arg;
     struct timespec ts = { interval_ms / 1000, (interval_ms % 1000) * 1000000L };
     while (!atomic_load(&done)) {
-        uint64_t r = rss_kb(child);
+        uint64_t priv = 0, r = rss_kb(child, &priv);
         uint64_t dk = diskdir ? disk_kb(child) : 0;
         if (dk > peak_disk_kb) peak_disk_kb = dk;
         if (r + dk > peak_mem_kb) peak_mem_kb = r + dk;
+        if (priv + dk > peak_foot_kb) peak_foot_kb = priv + dk;
         if (timeout_s > 0 && now_s() - t_start > timeout_s && !atomic_load(&timed_out)) {
             atomic_store(&timed_out, 1);
             kill(child, SIGKILL);
@@ -230,11 +240,11 @@ int main(int argc, char **argv)
     uint64_t mem = peak_mem_kb > rss ? peak_mem_kb : rss;
     if (!diskdir) mem = rss;
     fprintf(o, "status=%s\twall=%.4f\tuser=%.3f\tsys=%.3f\trss_kb=%llu\tdisk_kb=%llu\t"
-               "mem_kb=%llu\tmajflt=%ld\tminflt=%ld\n",
+               "mem_kb=%llu\tfoot_kb=%llu\tmajflt=%ld\tminflt=%ld\n",
             status, wall, (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6,
             (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6,
             (unsigned long long)rss, (unsigned long long)peak_disk_kb,
-            (unsigned long long)mem, ru.ru_majflt, ru.ru_minflt);
+            (unsigned long long)mem, (unsigned long long)peak_foot_kb, ru.ru_majflt, ru.ru_minflt);
     if (o != stderr) fclose(o);
     return 0;
 }

@@ -263,9 +263,20 @@ cgroup_remove() {
 # ---- fsmem ---------------------------------------------------------------
 
 # with_fsmem DIR CMD ARGS...: runs CMD with libfsmem.so preloaded, every
-# byte of the heap on files in DIR (FSMEM_RAM=0).
+# byte of the heap on files in DIR (FSMEM_RAM=0). When FSMEM_STATS is set
+# in the caller's environment it is passed on.
 with_fsmem() {
     local dir=$1
     shift
     LD_PRELOAD=$BUILD/libfsmem.so FSMEM_RAM=0 FSMEM_DIR=$dir "$@"
+}
+
+# fsmem_was_used STATSFILE WHAT: fails the test unless STATSFILE (given to
+# the run as FSMEM_STATS=STATSFILE) holds a summary, i.e. fsmem was really
+# loaded and in charge of the heap: a run that silently used glibc's malloc
+# must not count as a pass. Empties the file for the next run.
+fsmem_was_used() {
+    local file=$1 what=$2
+    [ -s "$file" ] || fail "$what: no FSMEM_STATS summary in $file: was fsmem really in use?"
+    : >"$file"
 }

@@ -54,7 +54,7 @@ static inline void *heap_alloc(struct heap *h, unsigned cls)
 static inline void heap_free(struct slab *s, void *p)
 {
     uintptr_t off = (uintptr_t)p - s->start;
-    uint32_t slot = slot_of(off, s->cls);
+    uint32_t slot = slot_of(off, s->recip);
     if (__builtin_expect((uintptr_t)slot * s->size != off, 0))
         msg_fatal_ptr("free of a pointer malloc never returned:", p);
     struct heap *h = tls_heap;

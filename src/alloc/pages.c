@@ -18,6 +18,9 @@ static struct run *bins[NBINS];
 static uint64_t bin_mask[NBINS / 64];
 static struct meta_pool run_pool = META_POOL(struct run);
 static uint64_t in_use, peak;
+/* Pages of binned free runs that may hold stale data (and, in file
+ * chunks, disk blocks). Kept below a limit by purging. */
+static size_t dirty_pages;
 
 static unsigned bin_of(size_t n)
 {
@@ -54,6 +57,7 @@ static void bin_insert(struct run *r)
         r->next->prev = r;
     bins[b] = r;
     bin_mask[b / 64] |= UINT64_C(1) << (b % 64);
+    dirty_pages += r->dirty;
     set_bounds(r);
 }
 
@@ -68,6 +72,7 @@ static void bin_remove(struct run *r)
         r->next->prev = r->prev;
     if (!bins[b])
         bin_mask[b / 64] &= ~(UINT64_C(1) << (b % 64));
+    dirty_pages -= r->dirty;
 }
 
 static struct run *bin_take(size_t n)
@@ -138,6 +143,15 @@ nomem:
     return NULL;
 }
 
+/* How many of a split-off part's pages count as dirty: we do not know
+ * which pages are, so the part takes its share. */
+static size_t share_dirty(struct run *r, size_t part)
+{
+    size_t d = (size_t)((unsigned __int128)r->dirty * part / r->npages);
+    r->dirty -= d;
+    return d;
+}
+
 /* Splits the first n pages off r; the rest becomes a free run in a bin. */
 static int split_tail(struct run *r, size_t n)
 {
@@ -150,6 +164,7 @@ static int split_tail(struct run *r, size_t n)
     t->npages = r->npages - n;
     t->zeroed = r->zeroed;
     t->decommitted = r->decommitted;
+    t->dirty = share_dirty(r, t->npages);
     r->npages = n;
     bin_insert(t);
     return 0;
@@ -190,6 +205,7 @@ struct run *pages_alloc(size_t npages, size_t align_pages, struct slab *slab, bo
         }
         *h = *r;
         h->npages = head >> PAGE_SHIFT;
+        h->dirty = share_dirty(r, h->npages);
         r->start += head;
         r->npages -= h->npages;
         bin_insert(h);
@@ -209,6 +225,7 @@ struct run *pages_alloc(size_t npages, size_t align_pages, struct slab *slab, bo
         set_bounds(r);
     *zeroed = r->zeroed;
     r->zeroed = 0;   /* from now on the owner may write to it */
+    r->dirty = 0;
     bool commit = r->decommitted;
     r->decommitted = 0;
     account((int64_t)npages);
@@ -223,23 +240,18 @@ struct run *pages_alloc(size_t npages, size_t align_pages, struct slab *slab, bo
     return r;
 }
 
-/* Returns r to a bin, merging it with free neighbours. Under page_lock. */
-static void free_locked(struct run *r)
+/* Puts a free run in a bin, merging it with free neighbours first (a run
+ * being purged is not RUN_FREE, so nobody merges into it). Under page_lock. */
+static void insert_coalesced(struct run *r)
 {
-    if (r->kind != RUN_FREE)
-        account(-(int64_t)r->npages);
-    if (r->kind == RUN_SLAB)
-        for (uintptr_t p = r->start; p < run_end(r); p += PAGE_SIZE)
-            set_entry(p, NULL);
-    r->slab = NULL;
     r->kind = RUN_FREE;
-
     struct run *left = r->start > arena.base ? pagemap_get(r->start - PAGE_SIZE) : NULL;
     if (left && left->kind == RUN_FREE) {
         bin_remove(left);
         set_entry(run_last(left), NULL);
         set_entry(r->start, NULL);
         left->npages += r->npages;
+        left->dirty += r->dirty;
         left->decommitted |= r->decommitted;
         left->zeroed &= r->zeroed;
         pool_put(&run_pool, r);
@@ -251,6 +263,7 @@ static void free_locked(struct run *r)
         set_entry(run_last(r), NULL);
         set_entry(right->start, NULL);
         r->npages += right->npages;
+        r->dirty += right->dirty;
         r->decommitted |= right->decommitted;
         r->zeroed &= right->zeroed;
         pool_put(&run_pool, right);
@@ -258,29 +271,89 @@ static void free_locked(struct run *r)
     bin_insert(r);
 }
 
+/* A large or slab run comes back; dirty says how many of its pages may
+ * hold data. Under page_lock. */
+static void free_locked(struct run *r, size_t dirty)
+{
+    account(-(int64_t)r->npages);
+    if (r->kind == RUN_SLAB)
+        for (uintptr_t p = r->start; p < run_end(r); p += PAGE_SIZE)
+            set_entry(p, NULL);
+    r->slab = NULL;
+    r->dirty = dirty;
+    insert_coalesced(r);
+}
+
+/* Dirty free pages allowed before purging: a quarter of the live heap,
+ * at least PURGE_FLOOR. Purging goes down to half of it, so that a heap
+ * that shrinks and grows again does not purge on every free. */
+static size_t purge_limit(void)
+{
+    size_t live = (size_t)(in_use >> PAGE_SHIFT) / 4, floor = PURGE_FLOOR >> PAGE_SHIFT;
+    return live > floor ? live : floor;
+}
+
+/* The binned free run with the most dirty pages among the long ones. */
+static struct run *dirtiest(void)
+{
+    struct run *best = NULL;
+    for (int b = NBINS - 1; b >= (int)bin_of(PURGE_MIN_RUN >> PAGE_SHIFT); b--)
+        for (struct run *r = bins[b]; r; r = r->next)
+            if (r->dirty >= PURGE_MIN_RUN >> PAGE_SHIFT && (!best || r->dirty > best->dirty))
+                best = r;
+    return best;
+}
+
+/* Gives dirty free pages back (punched out of files, dropped from RAM),
+ * largest runs first, outside the lock. */
+static void purge_excess(void)
+{
+    if (__atomic_load_n(&dirty_pages, __ATOMIC_RELAXED) <= purge_limit())
+        return;
+    lock_acquire(&page_lock);
+    while (dirty_pages > purge_limit() / 2) {
+        struct run *r = dirtiest();
+        if (!r)
+            break;
+        bin_remove(r);
+        r->kind = RUN_PURGING;
+        lock_release(&page_lock);
+        bool zero = arena_decommit(r->start, r->npages << PAGE_SHIFT);
+        lock_acquire(&page_lock);
+        r->dirty = 0;
+        r->decommitted = 1;
+        r->zeroed = zero;
+        insert_coalesced(r);
+    }
+    lock_release(&page_lock);
+}
+
 void pages_free(struct run *r)
 {
     lock_acquire(&page_lock);
-    free_locked(r);
+    free_locked(r, r->npages);
     lock_release(&page_lock);
+    purge_excess();
 }
 
 /* Dirty pages of a freed block: big ones are punched out (outside the
  * lock: it is a system call) so that disk use follows the live heap. */
 static void release_large(struct run *r)
 {
+    size_t dirty = r->npages;
     if ((r->npages << PAGE_SHIFT) >= PUNCH_MIN) {
         bool zero = arena_decommit(r->start, r->npages << PAGE_SHIFT);
         lock_acquire(&page_lock);
         r->decommitted = 1;
         r->zeroed = zero;
+        dirty = 0;
     } else {
         lock_acquire(&page_lock);
         r->zeroed = 0;
     }
-    r->kind = RUN_LARGE;
-    free_locked(r);
+    free_locked(r, dirty);
     lock_release(&page_lock);
+    purge_excess();
 }
 
 void large_free(void *p, struct run *r)

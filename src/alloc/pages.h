@@ -11,7 +11,8 @@
  *   - two free runs are never adjacent (they are coalesced on free);
  *   - a free run is in exactly one bin, by its length.
  * Free runs remember whether their pages may lack disk blocks
- * (decommitted) and whether they all read as zero (zeroed). */
+ * (decommitted), whether they all read as zero (zeroed), and roughly how
+ * many pages still hold dead data (dirty). */
 #ifndef FSMEM_ALLOC_PAGES_H
 #define FSMEM_ALLOC_PAGES_H
 
@@ -27,9 +28,14 @@
 /* Freed large blocks at least this big are punched out of their file at
  * once: the kernel then never writes their dead pages back. */
 #define PUNCH_MIN ((size_t)2 << 20)
+/* Smaller frees leave dirty free runs; past a limit (see purge_limit) the
+ * dirtiest runs of at least PURGE_MIN_RUN are given back in a batch. */
+#define PURGE_FLOOR ((size_t)64 << 20)
+#define PURGE_MIN_RUN ((size_t)256 << 10)
 
-/* RUN_FREEING: a large run between free() and its return to a bin. */
-enum run_kind { RUN_FREE = 1, RUN_LARGE, RUN_SLAB, RUN_FREEING };
+/* RUN_FREEING: a large run between free() and its return to a bin.
+ * RUN_PURGING: a free run out of its bin while its pages are given back. */
+enum run_kind { RUN_FREE = 1, RUN_LARGE, RUN_SLAB, RUN_FREEING, RUN_PURGING };
 
 struct slab;
 
@@ -37,6 +43,7 @@ struct run {
     struct run *next, *prev;   /* bin list while free */
     uintptr_t start;
     size_t npages;
+    size_t dirty;              /* free run: pages that may hold data */
     struct slab *slab;         /* set for RUN_SLAB */
     uint8_t kind;
     uint8_t zeroed;

@@ -40,9 +40,9 @@ static inline unsigned size_class(size_t n)
     return 8 + (b - 7) * 4 + (unsigned)((m >> (b - 2)) & 3);
 }
 
-static inline uint32_t slot_of(uint64_t offset, unsigned cls)
+static inline uint32_t slot_of(uint64_t offset, uint64_t recip)
 {
-    return (uint32_t)((offset * class_table[cls].recip) >> 40);
+    return (uint32_t)((offset * recip) >> 40);
 }
 
 static inline size_t pages_for(size_t n)

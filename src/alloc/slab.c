@@ -24,6 +24,7 @@ struct slab *slab_new(struct heap *h, unsigned cls)
     s->run = r;
     s->start = r->start;
     s->size = ci->size;
+    s->recip = ci->recip;
     s->cls = cls;
     s->owner = h;
     s->nwords = (ci->slots + 63) / 64;

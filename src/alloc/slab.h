@@ -32,13 +32,14 @@ struct run;
 struct slab {
     /* Owner-only fields, read on every malloc and free. */
     uintptr_t start;
+    struct heap *owner;   /* fixed for the slab's life */
+    uint64_t recip;       /* the class's reciprocal, for slot_of */
     uint32_t size;
     uint32_t cls;
     uint32_t used;        /* slots not free in the owner's view */
     uint32_t cursor;      /* no free bit below this word */
     uint32_t nwords;
     bool listed;          /* the heap's current slab or on its partial list */
-    struct heap *owner;   /* fixed for the slab's life */
     struct run *run;
     struct slab *next, *prev;            /* partial list */
     uint64_t free_bits[SLAB_WORDS];

@@ -22,7 +22,7 @@ static void *move(void *p, size_t old, size_t n)
 static void *realloc_small(struct slab *s, void *p, size_t n)
 {
     uintptr_t off = (uintptr_t)p - s->start;
-    if ((uintptr_t)slot_of(off, s->cls) * s->size != off)
+    if ((uintptr_t)slot_of(off, s->recip) * s->size != off)
         msg_fatal_ptr("realloc of a pointer malloc never returned:", p);
     if (n <= s->size && (s->size <= 64 || n > s->size / 2))
         return p;

@@ -5,16 +5,19 @@
 need_file "$BUILD/tests/api" "$BUILD/tests/static/api" "$BUILD/libfsmem.so"
 
 dir=$(disk_tmpdir fsmem-api) || fail "no writable directory on disk for backing files"
-trap 'rm -rf "$dir"' EXIT
+trap 'rm -rf "$dir" "$dir.stats"' EXIT
+export FSMEM_STATS=$dir.stats
 
 note "glibc (control)"
-"$BUILD/tests/api" || fail "api fails with plain glibc malloc: the test itself is wrong"
+FSMEM_STATS= "$BUILD/tests/api" || fail "api fails with plain glibc malloc: the test itself is wrong"
 
 note "fsmem preloaded, FSMEM_RAM=0"
 with_fsmem "$dir" "$BUILD/tests/api" || fail "api under LD_PRELOAD=libfsmem.so (FSMEM_RAM=0)"
+fsmem_was_used "$FSMEM_STATS" "api (preloaded)"
 
 note "fsmem statically linked, FSMEM_RAM=0"
 FSMEM_RAM=0 FSMEM_DIR=$dir "$BUILD/tests/static/api" || fail "api statically linked with libfsmem.a"
+fsmem_was_used "$FSMEM_STATS" "api (static)"
 
 left=$(ls -A "$dir")
 [ -z "$left" ] || fail "files left in the backing directory: $left"

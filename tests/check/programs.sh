@@ -17,20 +17,32 @@ failures=0
 ran=0
 skipped=()
 
-# run_case NAME SCRIPT [FILE...]: runs the bash SCRIPT twice, with RUN=""
-# and with RUN="env LD_PRELOAD=... FSMEM_RAM=0 FSMEM_DIR=..." (the script
-# puts $RUN in front of the program under test) and OUT set to a fresh
-# directory each time. Its exit status, its stdout and each FILE (relative
-# to OUT) must be the same both times.
+# In a case's script, `run PROG ARGS...` runs the program under test: as
+# is, or with fsmem preloaded (every byte on files) when FSMEM_CASE=1.
+# The scripts find their inputs in $T (work directory), $SRC (repository),
+# $B (build directory), $PY (python binary) and write outputs to $OUT.
+run() {
+    if [ "${FSMEM_CASE:-0}" = 1 ]; then
+        env LD_PRELOAD="$B/libfsmem.so" FSMEM_RAM=0 FSMEM_DIR="$FSDIR" FSMEM_STATS="$FSSTATS" "$@"
+    else
+        "$@"
+    fi
+}
+export -f run
+export T=$tmp SRC=$ROOT B=$BUILD FSDIR=$fsdir PY=
+
+# run_case NAME SCRIPT [FILE...]: runs the bash SCRIPT twice, without and
+# with fsmem, OUT set to a fresh directory each time. Its exit status, its
+# stdout and each FILE (relative to OUT) must be the same both times, and
+# fsmem must have written its FSMEM_STATS summary (proof it was loaded).
 run_case() {
     local name=$1 script=$2
     shift 2
-    local base=$tmp/$name pre st_plain st_fsmem f t0 t_plain t_fsmem ok=1
+    local base=$tmp/$name st_plain st_fsmem f t0 t_plain t_fsmem ok=1
     mkdir -p "$base/plain" "$base/fsmem"
-    pre="env LD_PRELOAD=$BUILD/libfsmem.so FSMEM_RAM=0 FSMEM_DIR=$fsdir"
 
     t0=$(now)
-    RUN="" OUT=$base/plain bash -c "$script" >"$base/plain.out" 2>"$base/plain.err"
+    FSMEM_CASE=0 OUT=$base/plain bash -c "$script" >"$base/plain.out" 2>"$base/plain.err"
     st_plain=$?
     t_plain=$(elapsed "$t0")
     if [ "$st_plain" -ne 0 ]; then
@@ -40,12 +52,16 @@ run_case() {
         return
     fi
     t0=$(now)
-    RUN=$pre OUT=$base/fsmem bash -c "$script" >"$base/fsmem.out" 2>"$base/fsmem.err"
+    FSMEM_CASE=1 FSSTATS=$base/fsmem.stats OUT=$base/fsmem bash -c "$script" \
+        >"$base/fsmem.out" 2>"$base/fsmem.err"
     st_fsmem=$?
     t_fsmem=$(elapsed "$t0")
     ran=$((ran + 1))
 
-    if [ "$st_fsmem" -ne "$st_plain" ]; then
+    if [ ! -s "$base/fsmem.stats" ]; then
+        note "$name: no FSMEM_STATS summary was written: fsmem was not in use"
+        ok=0
+    elif [ "$st_fsmem" -ne "$st_plain" ]; then
         note "$name: with fsmem $(describe_status $st_fsmem), without: exit $st_plain"
         tail -n 15 "$base/fsmem.err"
         ok=0
@@ -66,7 +82,12 @@ run_case() {
     else
         failures=$((failures + 1))
     fi
-    ls -A "$fsdir" | grep -q . && { note "$name: files left in $fsdir:"; ls -la "$fsdir"; failures=$((failures + 1)); rm -f "$fsdir"/* 2>/dev/null; }
+    if [ -n "$(ls -A "$fsdir")" ]; then
+        note "$name: files left in $fsdir:"
+        ls -la "$fsdir"
+        failures=$((failures + 1))
+        rm -rf "${fsdir:?}"/* 2>/dev/null
+    fi
     return 0
 }
 
@@ -131,12 +152,12 @@ PY
 if have python3; then
     # The pyenv shim (a bash script that forks and execs the interpreter)
     # or whatever python3 is first in PATH, as a user would run it.
-    run_case python3 '$RUN python3 '"$tmp"'/work.py'
-    real_py=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
-    if [ -n "$real_py" ] && [ -x "$real_py" ]; then
-        note "python interpreter binary: $real_py"
-        run_case python3-binary '$RUN '"$real_py"' '"$tmp"'/work.py'
-        run_case python3-malloc '$RUN env PYTHONMALLOC=malloc '"$real_py"' '"$tmp"'/work.py'
+    run_case python3 'run python3 "$T/work.py"'
+    PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
+    if [ -n "$PY" ] && [ -x "$PY" ]; then
+        note "python interpreter binary: $PY"
+        run_case python3-binary 'run "$PY" "$T/work.py"'
+        run_case python3-malloc 'PYTHONMALLOC=malloc run "$PY" "$T/work.py"'
     fi
 fi
 
@@ -145,17 +166,22 @@ awk 'BEGIN { x = 12345; for (i = 0; i < 2000000; i++) {
         x = (x * 69069 + 1) % 4294967296
         printf "%08x %d %s\n", x, i % 1000, substr("abcdefghijklmnopqrstuvwxyz", 1 + x % 26)
      } }' >"$tmp/sort.in"
-run_case sort '$RUN sort -S 50% --parallel=2 '"$tmp"'/sort.in > $OUT/sorted && $RUN sort -k2,2n -k1,1r '"$tmp"'/sort.in | cksum' sorted
+run_case sort 'run sort -S 50% --parallel=2 "$T/sort.in" >"$OUT/sorted" &&
+    run sort -k2,2n -k1,1r "$T/sort.in" | cksum' sorted
 
 # ---- C++ containers -----------------------------------------------------------
-run_case containers '$RUN '"$BUILD"'/tests/containers 3'
+run_case containers 'run "$B/tests/containers" 3'
 
 # ---- compilers ----------------------------------------------------------------
 if have gcc; then
-    run_case gcc '$RUN gcc -O2 -std=gnu11 -D_GNU_SOURCE -Wall -c '"$ROOT"'/tests/progs/api.c -o $OUT/api.o && $RUN gcc -O2 -std=gnu11 -D_GNU_SOURCE -Wall -c '"$ROOT"'/tests/progs/threads.c -o $OUT/threads.o' api.o threads.o
+    run_case gcc 'cd "$OUT" &&
+        run gcc -O2 -std=gnu11 -D_GNU_SOURCE -Wall -c "$SRC/tests/progs/api.c" -o api.o &&
+        run gcc -O2 -std=gnu11 -D_GNU_SOURCE -Wall -c "$SRC/tests/progs/threads.c" -o threads.o' \
+        api.o threads.o
 fi
 if have g++; then
-    run_case g++ '$RUN g++ -O2 -std=c++17 -c '"$ROOT"'/tests/progs/containers.cc -o $OUT/containers.o' containers.o
+    run_case g++ 'cd "$OUT" && run g++ -O2 -std=c++17 -c "$SRC/tests/progs/containers.cc" -o containers.o' \
+        containers.o
 fi
 
 # ---- perl ---------------------------------------------------------------------
@@ -177,7 +203,7 @@ my $sum = 0; $sum += $h{$_}[0] for grep { $h{$_}[2]{n} == 3 } @sorted;
 delete @h{ @sorted[ grep { $_ % 2 } 0 .. $#sorted ] };
 print "sum $sum, left ", scalar(keys %h), ", md5 ", md5_hex($t2), "\n";
 PL
-    run_case perl '$RUN perl '"$tmp"'/work.pl'
+    run_case perl 'run perl "$T/work.pl"'
 fi
 
 # ---- sqlite3 --------------------------------------------------------------------
@@ -194,7 +220,8 @@ if have sqlite3; then
         echo "SELECT name, v FROM t WHERE name LIKE 'name99%' ORDER BY name DESC LIMIT 5;"
         echo "SELECT a.grp, count(*) FROM t a JOIN t b ON a.id = b.id + 1 WHERE a.grp < 3 GROUP BY a.grp;"
     } >"$tmp/work.sql"
-    run_case sqlite3 '$RUN sqlite3 $OUT/t.db < '"$tmp"'/work.sql && $RUN sqlite3 $OUT/t.db "PRAGMA integrity_check; SELECT count(*) FROM t;"' t.db
+    run_case sqlite3 'run sqlite3 "$OUT/t.db" <"$T/work.sql" &&
+        run sqlite3 "$OUT/t.db" "PRAGMA integrity_check; SELECT count(*) FROM t;"' t.db
 fi
 
 # ---- git ------------------------------------------------------------------------
@@ -205,20 +232,20 @@ if have git; then
         export GIT_AUTHOR_NAME="Test Author" GIT_AUTHOR_EMAIL=author@example.com
         export GIT_COMMITTER_NAME="Test Committer" GIT_COMMITTER_EMAIL=committer@example.com
         export GIT_AUTHOR_DATE="2021-02-03T04:05:06Z" GIT_COMMITTER_DATE="2021-02-03T04:05:06Z"
-        $RUN git init -q -b main $OUT/repo
-        cd $OUT/repo
-        cp '"$ROOT"'/tests/progs/*.c .
-        seq 1 200000 > numbers.txt
-        $RUN git add -A
-        $RUN git commit -q -m "first commit"
+        run git init -q -b main "$OUT/repo"
+        cd "$OUT/repo"
+        cp "$SRC"/tests/progs/*.c .
+        seq 1 200000 >numbers.txt
+        run git add -A
+        run git commit -q -m "first commit"
         sed -i "s/[0-9]7\$/&x/" numbers.txt
-        echo "/* changed */" >> api.c
-        $RUN git commit -q -a -m "second commit"
-        $RUN git log --stat --format="%H %an %ad %s"
-        $RUN git diff --stat HEAD~1
-        $RUN git gc -q
-        $RUN git fsck --full --no-progress
-        $RUN git rev-parse HEAD HEAD:numbers.txt'
+        echo "/* changed */" >>api.c
+        run git commit -q -a -m "second commit"
+        run git log --stat --format="%H %an %ad %s"
+        run git diff --stat HEAD~1
+        run git gc -q
+        run git fsck --full --no-progress
+        run git rev-parse HEAD HEAD:numbers.txt'
 fi
 
 [ ${#skipped[@]} -eq 0 ] || note "not installed, not tested: ${skipped[*]}"

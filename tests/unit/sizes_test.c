@@ -26,9 +26,9 @@ int main(void)
         CHECK((size_t)ci->slots * ci->size <= (size_t)ci->pages * PAGE_SIZE);
         for (uint64_t slot = 0; slot < ci->slots; slot++) {
             uint64_t off = slot * ci->size;
-            CHECK(slot_of(off, c) == slot);
-            CHECK(slot_of(off + ci->size - 1, c) == slot);
-            if (slot_of(off, c) != slot)
+            CHECK(slot_of(off, ci->recip) == slot);
+            CHECK(slot_of(off + ci->size - 1, ci->recip) == slot);
+            if (slot_of(off, ci->recip) != slot)
                 break;
         }
     }

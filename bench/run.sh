@@ -1,0 +1,424 @@
+#!/bin/bash
+# fsmem benchmarks: allocators side by side, every figure a ratio against
+# baselines measured in the same run. See bench/README.md.
+#
+#   bench/run.sh                      (or: make bench)
+#
+# Environment:
+#   BENCH_RUNS=N          runs per cell, median reported (default 5; access 3)
+#   BENCH_QUICK=1         tiny sizes and 1 run: a smoke test of the harness
+#   BENCH_SECTIONS=LIST   comma-separated: inram, outofcore (default both)
+#   BENCH_ALLOCS=LIST     in-RAM allocators (default: glibc jemalloc mimalloc
+#                         memkind fsmem; also known: fsmem-auto, fsmem with
+#                         its default RAM tier)
+#   BENCH_WORKLOADS=LIST  in-RAM workloads (default: larson churn prodcons
+#                         realloc mixed access)
+#   BENCH_THREADS=LIST    thread counts (default: 1 2)
+#   BENCH_OOC=LIST        out-of-core rows (default: glibc mapfile memkind
+#                         fsmem swap; also known: fsmem-auto)
+#   BENCH_DIR=DIR         where backing files, the swap file and the dd test
+#                         file go (default $TMPDIR, else /var/tmp; must be a
+#                         disk, not tmpfs)
+#   BENCH_TIMEOUT=S       per-run limit in RAM (default 300 s)
+#   BENCH_OOC_TIMEOUT=S   per-row limit out of core (default 600 s)
+#
+# Output in build/bench/: raw.tsv (every run), inram.tsv and outofcore.tsv
+# (medians and ratios), *-table.txt (the tables printed here), *.png.
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT" || exit 1
+B=build/bench
+ABS_B=$ROOT/$B
+
+QUICK=${BENCH_QUICK:-0}
+[ "$QUICK" = 1 ] && RUNS=${BENCH_RUNS:-1} || RUNS=${BENCH_RUNS:-5}
+SECTIONS=,${BENCH_SECTIONS:-inram,outofcore},
+ALLOCS=${BENCH_ALLOCS:-glibc jemalloc mimalloc memkind fsmem}
+WORKLOADS=${BENCH_WORKLOADS:-larson churn prodcons realloc mixed access}
+THREADS=${BENCH_THREADS:-1 2}
+OOC_ROWS=${BENCH_OOC:-glibc mapfile memkind fsmem swap}
+TIMEOUT=${BENCH_TIMEOUT:-300}
+OOC_TIMEOUT=${BENCH_OOC_TIMEOUT:-600}
+ALLOCS=${ALLOCS//,/ } WORKLOADS=${WORKLOADS//,/ } THREADS=${THREADS//,/ } OOC_ROWS=${OOC_ROWS//,/ }
+# glibc is the baseline of every ratio: always measured, always first.
+ALLOCS="glibc $(for a in $ALLOCS; do [ "$a" != glibc ] && printf '%s ' "$a"; done)"
+ALLOCS=${ALLOCS% }
+
+say() { echo "bench: $*" >&2; }
+
+# ---------------------------------------------------------------- sizes
+# Arguments after the thread count, per workload. Defaults take glibc
+# about 0.3-1.5 s per run with one thread on the reference machine.
+if [ "$QUICK" = 1 ]; then
+    declare -A ARGS=([larson]=2 [churn]=1 [prodcons]=1 [realloc]=1 [mixed]=1
+                     [access]="64 2 20000")
+    OOC_LIMIT_MB=64 OOC_HEAP_MB=256 OOC_TOUCHES=500
+    ACCESS_RUNS=1
+else
+    declare -A ARGS=([larson]=100 [churn]=30 [prodcons]=40 [realloc]=24 [mixed]=20
+                     [access]="3072 3 200000")
+    OOC_LIMIT_MB=512 OOC_HEAP_MB=2048 OOC_TOUCHES=5000
+    ACCESS_RUNS=$((RUNS < 3 ? RUNS : 3))
+fi
+OOC_LIMIT_MB=${BENCH_OOC_LIMIT_MB:-$OOC_LIMIT_MB}
+OOC_HEAP_MB=${BENCH_OOC_HEAP_MB:-$OOC_HEAP_MB}
+
+# ---------------------------------------------------------------- build
+say "building workloads, runner and memkind shim into $B/"
+mkdir -p "$B" || exit 1
+if ! make -s -f bench/bench.mk all >"$B/build.log" 2>&1; then
+    # Build what can be built: the shim needs libmemkind-dev, the rest only cc.
+    make -s -k -f bench/bench.mk all >>"$B/build.log" 2>&1
+    say "some targets did not build (see $B/build.log):"
+    grep -E 'error|No rule' "$B/build.log" | head -5 >&2
+fi
+for p in runner larson access; do
+    [ -x "$B/$p" ] || { say "cannot run without $B/$p"; exit 1; }
+done
+
+# ---------------------------------------------------------------- workspace
+pick_dir() {
+    local base type
+    for base in ${BENCH_DIR:-} ${TMPDIR:-} /var/tmp "$ROOT/build"; do
+        [ -d "$base" ] && [ -w "$base" ] || continue
+        type=$(stat -f -c %T "$base" 2>/dev/null) || continue
+        case $type in tmpfs | ramfs) say "$base is $type (RAM), not a disk: skipped"; continue ;; esac
+        mktemp -d "$base/fsmem-bench.XXXXXX" && return 0
+    done
+    return 1
+}
+WORK=$(pick_dir) || { say "no writable disk directory for backing files"; exit 1; }
+WORK=$(cd "$WORK" && pwd -P)
+SWAPFILE= SWAP_ON=0 CGROUP=
+cleanup() {
+    if [ "$SWAP_ON" = 1 ]; then
+        swapoff "$SWAPFILE" 2>/dev/null && SWAP_ON=0 ||
+            say "WARNING: swapoff $SWAPFILE failed; run it by hand"
+    fi
+    [ -n "$SWAPFILE" ] && [ "$SWAP_ON" = 0 ] && rm -f "$SWAPFILE"
+    if [ -n "$CGROUP" ] && [ -d "$CGROUP" ]; then
+        local i
+        for i in 1 2 3 4 5; do rmdir "$CGROUP" 2>/dev/null && break; sleep 0.5; done
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'say interrupted; exit 130' INT TERM HUP
+
+find_lib() {
+    local f
+    for f in "/usr/lib/$(gcc -print-multiarch 2>/dev/null)/$1" /usr/lib/x86_64-linux-gnu/"$1" \
+             /usr/lib64/"$1" /usr/lib/"$1" /usr/local/lib/"$1"; do
+        [ -f "$f" ] && { echo "$f"; return 0; }
+    done
+    ldconfig -p 2>/dev/null | awk -v n="$1" '$1 == n { print $NF; exit }'
+}
+JEMALLOC=$(find_lib libjemalloc.so.2)
+MIMALLOC=$(find_lib libmimalloc.so.2)
+
+# alloc_setup NAME: sets RENV (runner -e options), RDISK (runner -d option)
+# and RMISSING (why NAME cannot run, or empty).
+alloc_setup() {
+    RENV=() RDISK=() RMISSING=
+    case $1 in
+    glibc) ;;
+    jemalloc) [ -n "$JEMALLOC" ] && RENV=(-e "LD_PRELOAD=$JEMALLOC") || RMISSING="libjemalloc.so.2 not found" ;;
+    mimalloc) [ -n "$MIMALLOC" ] && RENV=(-e "LD_PRELOAD=$MIMALLOC") || RMISSING="libmimalloc.so.2 not found" ;;
+    memkind)
+        [ -f "$ABS_B/libmemkind_shim.so" ] || RMISSING="$B/libmemkind_shim.so not built (libmemkind-dev?)"
+        RENV=(-e "LD_PRELOAD=$ABS_B/libmemkind_shim.so" -e "MEMKIND_SHIM_DIR=$WORK")
+        RDISK=(-d "$WORK") ;;
+    fsmem | fsmem-auto)
+        [ -f "$ROOT/build/libfsmem.so" ] || RMISSING="build/libfsmem.so does not exist"
+        RENV=(-e "LD_PRELOAD=$ROOT/build/libfsmem.so" -e "FSMEM_DIR=$WORK")
+        [ "$1" = fsmem ] && RENV+=(-e FSMEM_RAM=0)
+        RDISK=(-d "$WORK") ;;
+    mapfile) RDISK=(-d "$WORK") ;;
+    swap) ;;
+    *) RMISSING="unknown allocator" ;;
+    esac
+}
+
+RAW=$B/raw.tsv
+printf 'section\tworkload\tthreads\talloc\trun\tstatus\twall\tuser\tsys\trss_kb\tdisk_kb\tmem_kb\tfoot_kb\tmajflt\tminflt\tchecksum\ttouch\twpass\trpass\trandom\trandom_us\tfree\n' >"$RAW"
+
+# run_one SECTION WORKLOAD THREADS ALLOC RUN TIMEOUT [runner options] -- CMD...
+# Runs one measurement and appends its row to raw.tsv; prints a short
+# result for the progress line.
+run_one() {
+    local sec=$1 wl=$2 th=$3 al=$4 run=$5 tmo=$6
+    shift 6
+    local m=$WORK/metrics ph=$WORK/phases out=$WORK/stdout
+    rm -f "$m" "$ph" "$out"
+    "$B/runner" -o "$m" -t "$tmo" -e "BENCH_PHASES=$ph" "$@" >"$out" 2>"$WORK/stderr"
+    if [ ! -s "$m" ]; then
+        echo "status=runner-failed" >"$m"
+    fi
+    awk -v sec="$sec" -v wl="$wl" -v th="$th" -v al="$al" -v run="$run" \
+        -v sum="$(head -c 64 "$out" | head -n 1)" -v phf="$ph" '
+        BEGIN {
+            n = split("touch wpass rpass random random_us free", P, " ")
+            while ((getline line < phf) > 0) { split(line, f, "\t"); ph[f[1]] = f[2] }
+        }
+        {
+            for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+        }
+        END {
+            st = v["status"]
+            if (st == "ok" && sum !~ /^[0-9a-f]+$/) st = "no-checksum"
+            printf "%s\t%s\t%s\t%s\t%s\t%s", sec, wl, th, al, run, st
+            split("wall user sys rss_kb disk_kb mem_kb foot_kb majflt minflt", K, " ")
+            for (i = 1; i <= 9; i++) printf "\t%s", (K[i] in v) ? v[K[i]] : "-"
+            printf "\t%s", sum == "" ? "-" : sum
+            for (i = 1; i <= n; i++) printf "\t%s", (P[i] in ph) ? ph[P[i]] : "-"
+            printf "\n"
+        }' FS='\t' "$m" >>"$RAW"
+    tail -n 1 "$RAW" | awk -F'\t' '{ if ($6 == "ok") printf "%.2fs", $7; else printf "%s", $6 }'
+    if grep -q . "$WORK/stderr" 2>/dev/null && ! tail -n 1 "$RAW" | awk -F'\t' '$6 == "ok" { exit 0 } { exit 1 }'; then
+        cp "$WORK/stderr" "$B/last-failure-$al-$wl.stderr"
+    fi
+}
+
+# ------------------------------------------------------------ in RAM
+inram() {
+    local alist=() a
+    for a in $ALLOCS; do alist+=("$a"); done
+    local na=${#alist[@]} run wl th i k line res runs wi=0
+    say "in RAM: ${WORKLOADS// /, } x ${ALLOCS// /, } x threads ${THREADS// /,}; $RUNS run(s), medians"
+    for a in "${alist[@]}"; do
+        alloc_setup "$a"
+        [ -n "$RMISSING" ] && say "  $a: missing ($RMISSING): reported as missing"
+    done
+    for ((run = 1; run <= RUNS; run++)); do
+        wi=0
+        for wl in $WORKLOADS; do
+            wi=$((wi + 1))
+            [ -x "$B/$wl" ] || { say "no $B/$wl: skipped"; continue; }
+            runs=$RUNS
+            [ "$wl" = access ] && runs=$ACCESS_RUNS
+            [ "$run" -le "$runs" ] || continue
+            for th in $THREADS; do
+                line="  run $run/$runs $wl t=$th:"
+                # rotate the order every round and workload to cancel drift
+                for ((i = 0; i < na; i++)); do
+                    k=$(((i + run + wi) % na))
+                    a=${alist[$k]}
+                    alloc_setup "$a"
+                    if [ -n "$RMISSING" ]; then
+                        printf 'inram\t%s\t%s\t%s\t%s\tmissing%s\n' "$wl" "$th" "$a" "$run" \
+                            "$(printf '\t-%.0s' $(seq 16))" >>"$RAW"
+                        res=missing
+                    else
+                        # shellcheck disable=SC2086
+                        res=$(run_one inram "$wl" "$th" "$a" "$run" "$TIMEOUT" \
+                            "${RENV[@]}" "${RDISK[@]}" -- "$B/$wl" "$th" ${ARGS[$wl]})
+                    fi
+                    line="$line $a $res"
+                done
+                say "$line"
+            done
+        done
+    done
+    awk -f bench/summarize.awk -v mode=inram -v allocs="$ALLOCS" \
+        -v out_tsv="$B/inram.tsv" -v out_plot="$B/inram-plot.dat" \
+        -v out_mem="$B/inram-mem.dat" -v out_access="$B/inram-access.dat" "$RAW" >"$B/inram-table.txt"
+    cat "$B/inram-table.txt"
+}
+
+# ------------------------------------------------------------ out of core
+# Makes a memory cgroup with limit $1 MiB; sets CGROUP or returns 1.
+make_cgroup() {
+    local mb=$1 rel base
+    if [ "$(id -u)" != 0 ]; then
+        say "out of core: skipped: needs root to create a memory cgroup and a swap file"
+        return 1
+    fi
+    rel=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ { print $3; exit }' /proc/self/cgroup)
+    if [ -n "$rel" ] && [ -d "/sys/fs/cgroup/memory$rel" ]; then
+        base=/sys/fs/cgroup/memory$rel                  # cgroup v1
+        CGROUP=$base/fsmem-bench.$$
+        mkdir "$CGROUP" 2>/dev/null &&
+            echo $((mb << 20)) >"$CGROUP/memory.limit_in_bytes" 2>/dev/null && return 0
+    elif [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+        rel=$(awk -F: '$1 == "0" { print $3; exit }' /proc/self/cgroup)
+        base=/sys/fs/cgroup$rel                         # cgroup v2
+        CGROUP=$base/fsmem-bench.$$
+        mkdir "$CGROUP" 2>/dev/null && [ -f "$CGROUP/memory.max" ] &&
+            echo $((mb << 20)) >"$CGROUP/memory.max" 2>/dev/null && return 0
+    fi
+    say "out of core: skipped: cannot create a memory cgroup under ${base:-/sys/fs/cgroup} (no memory controller?)"
+    [ -n "$CGROUP" ] && rmdir "$CGROUP" 2>/dev/null
+    CGROUP=
+    return 1
+}
+
+# dd_seconds ARGS...: runs dd, prints its elapsed seconds, or nothing.
+dd_seconds() {
+    LC_ALL=C dd "$@" 2>&1 | awk '/copied/ { for (i = 1; i <= NF; i++) if ($i ~ /^s,?$/) { print $(i-1); exit } }'
+}
+
+outofcore() {
+    local limit=$OOC_LIMIT_MB heap=$OOC_HEAP_MB row res wr rd
+    say "out of core: heap $heap MiB in a cgroup limited to $limit MiB; fill, 1 write pass, 1 read pass, $OOC_TOUCHES random page touches"
+    make_cgroup "$limit" || return 0
+
+    # The disk's own bandwidth, measured now, on the same file system.
+    local ddf=$WORK/dd.bin count=$((heap < 1024 ? heap : 1024))
+    wr=$(dd_seconds if=/dev/zero of="$ddf" bs=1M count="$count" oflag=direct)
+    rd=$(dd_seconds if="$ddf" of=/dev/null bs=1M iflag=direct)
+    rm -f "$ddf"
+    local wbw rbw
+    wbw=$(awk -v s="$wr" -v c="$count" 'BEGIN { if (s > 0) printf "%.1f", c * 1.048576 / s; else print "-" }')
+    rbw=$(awk -v s="$rd" -v c="$count" 'BEGIN { if (s > 0) printf "%.1f", c * 1.048576 / s; else print "-" }')
+    say "  disk, direct I/O, ${count} MiB: write $wbw MB/s, read $rbw MB/s"
+
+    for row in $OOC_ROWS; do
+        alloc_setup "$row"
+        if [ -n "$RMISSING" ]; then
+            printf 'outofcore\taccess\t1\t%s\t1\tmissing%s\n' "$row" "$(printf '\t-%.0s' $(seq 16))" >>"$RAW"
+            say "  $row: missing ($RMISSING)"
+            continue
+        fi
+        local args=(1 "$heap" 1 "$OOC_TOUCHES")
+        [ "$row" = mapfile ] && args+=("$WORK")
+        if [ "$row" = swap ]; then
+            if ! swap_on $((heap + 256)); then
+                printf 'outofcore\taccess\t1\tswap\t1\tskipped%s\n' "$(printf '\t-%.0s' $(seq 16))" >>"$RAW"
+                continue
+            fi
+            [ -f "$CGROUP/memory.memsw.limit_in_bytes" ] && echo -1 >"$CGROUP/memory.memsw.limit_in_bytes"
+            [ -f "$CGROUP/memory.swap.max" ] && echo max >"$CGROUP/memory.swap.max"
+        else
+            # no swap may be used by the other rows
+            [ -f "$CGROUP/memory.swap.max" ] && echo 0 >"$CGROUP/memory.swap.max"
+        fi
+        [ -f "$CGROUP/memory.max_usage_in_bytes" ] && echo 0 >"$CGROUP/memory.max_usage_in_bytes" 2>/dev/null
+        res=$(run_one outofcore access 1 "$row" 1 "$OOC_TIMEOUT" -c "$CGROUP" \
+            "${RENV[@]}" "${RDISK[@]}" -- "$B/access" "${args[@]}")
+        [ "$row" = swap ] && swap_off
+        say "  $row: $res"
+    done
+    awk -f bench/summarize.awk -v mode=outofcore -v heap_mb="$heap" -v limit_mb="$limit" \
+        -v disk_w="$wbw" -v disk_r="$rbw" -v out_tsv="$B/outofcore.tsv" \
+        -v out_plot="$B/outofcore-plot.dat" "$RAW" >"$B/outofcore-table.txt"
+    cat "$B/outofcore-table.txt"
+}
+
+# swap_on MIB: a swap file on the benchmark's disk, enabled. swap_off undoes it;
+# the EXIT trap does too, whatever happens.
+swap_on() {
+    SWAPFILE=$WORK/bench.swap
+    if ! dd if=/dev/zero of="$SWAPFILE" bs=1M count="$1" status=none 2>/dev/null ||
+        ! chmod 600 "$SWAPFILE" || ! mkswap "$SWAPFILE" >/dev/null 2>&1; then
+        say "  swap: skipped: cannot make a swap file in $WORK"
+        rm -f "$SWAPFILE"
+        return 1
+    fi
+    SWAP_ON=1                 # set first: the trap must try swapoff if swapon half-worked
+    if ! swapon "$SWAPFILE" 2>/dev/null; then
+        SWAP_ON=0
+        say "  swap: skipped: swapon refused (container or file system without swap file support)"
+        rm -f "$SWAPFILE"
+        return 1
+    fi
+    return 0
+}
+
+swap_off() {
+    if [ "$SWAP_ON" = 1 ]; then
+        swapoff "$SWAPFILE" && SWAP_ON=0 || say "WARNING: swapoff $SWAPFILE failed"
+    fi
+    [ "$SWAP_ON" = 0 ] && rm -f "$SWAPFILE"
+}
+
+# ------------------------------------------------------------ plots
+plots() {
+    if ! command -v gnuplot >/dev/null; then
+        say "gnuplot not found (apt-get install gnuplot-nox): no plots"
+        return 0
+    fi
+    local term="pngcairo size 1100,520 font 'sans,10'"
+    gnuplot -e "set terminal $term" >/dev/null 2>&1 || term="png size 1100,520"
+    if [ -s "$B/inram-plot.dat" ]; then
+        gnuplot >"$B/gnuplot.log" 2>&1 <<EOF
+set terminal $term
+set output '$B/inram-time.png'
+set title 'Allocation-heavy workloads in RAM: wall time / glibc (median of runs, lower is better)'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set logscale y 2
+set ytics (0.25, 0.5, 1, 2, 4, 8, 16, 32)
+set grid ytics
+set xtics rotate by -30
+set key outside right top
+set datafile missing '-'
+set arrow from graph 0, first 1 to graph 1, first 1 nohead lw 2 dt 2
+plot for [c=2:*] '$B/inram-plot.dat' using c:xtic(1) title columnheader
+EOF
+    fi
+    if [ -s "$B/inram-mem.dat" ]; then
+        gnuplot >>"$B/gnuplot.log" 2>&1 <<EOF
+set terminal $term
+set output '$B/inram-memory.png'
+set title 'Peak RSS + backing-file blocks / glibc peak RSS (lower is better)'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set logscale y 2
+set grid ytics
+set xtics rotate by -30
+set key outside right top
+set datafile missing '-'
+set arrow from graph 0, first 1 to graph 1, first 1 nohead lw 2 dt 2
+plot for [c=2:*] '$B/inram-mem.dat' using c:xtic(1) title columnheader
+EOF
+    fi
+    if [ -s "$B/inram-access.dat" ]; then
+        gnuplot >>"$B/gnuplot.log" 2>&1 <<EOF
+set terminal $term
+set output '$B/inram-access.png'
+set title 'Big heap in RAM: seconds per phase (median of runs, lower is better)'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set logscale y 10
+set grid ytics
+set xtics rotate by -30
+set key outside right top
+set datafile missing '-'
+plot for [c=2:*] '$B/inram-access.dat' using c:xtic(1) title columnheader
+EOF
+    fi
+    if [ -s "$B/outofcore-plot.dat" ]; then
+        gnuplot >>"$B/gnuplot.log" 2>&1 <<EOF
+set terminal $term
+set output '$B/outofcore.png'
+set title 'Out of core: heap ${OOC_HEAP_MB} MiB, cgroup limit ${OOC_LIMIT_MB} MiB: seconds per phase (lower is better)'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set logscale y 10
+set grid ytics
+set key outside right top
+set datafile missing '-'
+plot for [c=2:*] '$B/outofcore-plot.dat' using c:xtic(1) title columnheader
+EOF
+    fi
+    local p
+    for p in "$B"/*.png; do [ -s "$p" ] && say "plot: $p"; done
+    return 0
+}
+
+# ------------------------------------------------------------ main
+say "$(uname -srm); $(nproc) CPUs; $(awk '/MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo); files in $WORK ($(stat -f -c %T "$WORK"))"
+say "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other jobs on this machine disturb timings)"
+[ "$QUICK" = 1 ] && say "BENCH_QUICK=1: tiny sizes, $RUNS run: checks the harness, the numbers mean little"
+[ -f build/libfsmem.so ] || say "build/libfsmem.so does not exist: fsmem rows will say 'missing'"
+t0=$(date +%s)
+case $SECTIONS in *,inram,*) inram ;; esac
+case $SECTIONS in *,outofcore,*) outofcore ;; esac
+plots
+say "raw results: $RAW; summaries: $B/inram.tsv $B/outofcore.tsv"
+say "done in $(($(date +%s) - t0)) s"
+exit 0

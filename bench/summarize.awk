@@ -1,0 +1,232 @@
+# Summarises build/bench/raw.tsv (one row per run, written by bench/run.sh)
+# into medians, ratios against glibc measured in the same run, tables on
+# stdout, a TSV, and data files for gnuplot.
+#
+#   awk -f bench/summarize.awk -v mode=inram -v allocs="glibc jemalloc ..." \
+#       -v out_tsv=F -v out_plot=F -v out_mem=F -v out_access=F raw.tsv
+#   awk -f bench/summarize.awk -v mode=outofcore -v heap_mb=N -v limit_mb=N \
+#       -v disk_w=MB/s -v disk_r=MB/s -v out_tsv=F -v out_plot=F raw.tsv
+#
+# A cell (workload, threads, allocator) is "ok" only if every run exited 0
+# and printed the checksum that glibc printed (or, without glibc, the most
+# common one). Otherwise it shows why: missing, SEGV/ABRT/... (signal),
+# exit:N, timeout, killed (SIGKILL, the OOM killer), badsum. Failed cells
+# are left out of geometric means, which say over how many rows they are.
+BEGIN {
+    FS = OFS = "\t"
+    nA = split(allocs, A, " ")
+}
+
+NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+$1 != mode { next }
+
+{
+    wl = $col["workload"]; th = $col["threads"]; al = $col["alloc"]
+    k = wl SUBSEP th SUBSEP al
+    if (!((wl SUBSEP th) in seen_row)) { seen_row[wl SUBSEP th] = 1; rows[++nR] = wl SUBSEP th }
+    if (mode == "outofcore" && !(al in seen_al)) { seen_al[al] = 1; A[++nA] = al }
+    nruns[k]++
+    st = $col["status"]
+    if (st != "ok") {
+        if (!(k in bad)) bad[k] = short(st)
+        next
+    }
+    nok[k]++
+    s = $col["checksum"]
+    sums[k] = (k in sums && sums[k] != s) ? "mixed" : s
+    cnt[wl SUBSEP th SUBSEP s]++
+    if (cnt[wl SUBSEP th SUBSEP s] > best_n[wl SUBSEP th]) {
+        best_n[wl SUBSEP th] = cnt[wl SUBSEP th SUBSEP s]; best[wl SUBSEP th] = s
+    }
+    split("wall rss_kb mem_kb foot_kb disk_kb majflt touch wpass rpass random random_us free", M, " ")
+    for (m in M) if ($col[M[m]] != "-" && $col[M[m]] != "") add(k SUBSEP M[m], $col[M[m]])
+}
+
+function short(st) {
+    if (st == "signal:KILL") return "killed"
+    if (st ~ /^signal:/) return substr(st, 8)
+    return st
+}
+
+function add(key, v) { vals[key] = (key in vals) ? vals[key] " " v : v }
+
+function median(key,    n, x, i, j, t) {
+    if (!(key in vals)) return ""
+    n = split(vals[key], x, " ")
+    for (i = 2; i <= n; i++) { t = x[i] + 0; for (j = i - 1; j >= 1 && x[j] + 0 > t; j--) x[j + 1] = x[j]; x[j + 1] = t }
+    return n % 2 ? x[(n + 1) / 2] + 0 : (x[n / 2] + x[n / 2 + 1]) / 2
+}
+
+# status of a cell after the checksum check
+function cell(wl, th, al,    k, ref) {
+    k = wl SUBSEP th SUBSEP al
+    if (!(k in nruns)) return "not-run"
+    if (k in bad) return bad[k]
+    ref = (wl SUBSEP th SUBSEP "glibc") in sums && sums[wl SUBSEP th SUBSEP "glibc"] != "mixed" ?
+          sums[wl SUBSEP th SUBSEP "glibc"] : best[wl SUBSEP th]
+    if (sums[k] != ref) return "badsum"
+    return "ok"
+}
+
+function ratio(a, b) { return (a != "" && b != "" && b + 0 > 0) ? a / b : "" }
+function fmt(x, f) { return x == "" ? "-" : sprintf(f, x) }
+
+# ---------------------------------------------------------------- in RAM
+function inram_report(    r, wl, th, a, al, c, w, g, x, hdr, line, metric, mi, label, nmet) {
+    hdr = sprintf("%-16s %9s", "workload", "glibc s")
+    for (a = 2; a <= nA; a++) hdr = hdr sprintf(" %10s", A[a])
+    print ""
+    print "In RAM: wall time, median of runs, as a ratio to glibc in the same run"
+    print "(< 1 is faster than glibc; a word instead of a number: that allocator failed)"
+    print hdr
+    for (a = 2; a <= nA; a++) { gl_n[a] = 0; gl_s[a] = 0 }
+    print "workload\tthreads\talloc\tstatus\truns_ok\truns\twall_s\twall_ratio\trss_kb\trss_ratio\tmem_kb\tmem_ratio\tfoot_kb\tdisk_kb\tmajflt\ttouch_s\twpass_s\trpass_s\trandom_us\tfree_s\tchecksum" > out_tsv
+    printf "workload" > out_plot
+    for (a = 2; a <= nA; a++) printf "\t%s", A[a] > out_plot
+    printf "\n" > out_plot
+    printf "workload" > out_mem
+    for (a = 1; a <= nA; a++) printf "\t%s", A[a] > out_mem
+    printf "\n" > out_mem
+    nacc = 0
+    for (r = 1; r <= nR; r++) {
+        split(rows[r], x, SUBSEP); wl = x[1]; th = x[2]
+        g = median(wl SUBSEP th SUBSEP "glibc" SUBSEP "wall")
+        gr = median(wl SUBSEP th SUBSEP "glibc" SUBSEP "rss_kb")
+        gok = cell(wl, th, "glibc") == "ok"
+        for (a = 1; a <= nA; a++) {
+            al = A[a]; k = wl SUBSEP th SUBSEP al; c = cell(wl, th, al)
+            w = median(k SUBSEP "wall")
+            wr = (c == "ok" && gok) ? ratio(w, g) : ""
+            rss = median(k SUBSEP "rss_kb"); mem = median(k SUBSEP "mem_kb")
+            print wl, th, al, c, nok[k] + 0, nruns[k] + 0, fmt(w, "%.4f"), fmt(wr, "%.4f"),
+                  fmt(rss, "%d"), fmt(c == "ok" && gok ? ratio(rss, gr) : "", "%.3f"),
+                  fmt(mem, "%d"), fmt(c == "ok" && gok ? ratio(mem, gr) : "", "%.3f"),
+                  fmt(median(k SUBSEP "foot_kb"), "%d"), fmt(median(k SUBSEP "disk_kb"), "%d"),
+                  fmt(median(k SUBSEP "majflt"), "%d"), fmt(median(k SUBSEP "touch"), "%.4f"),
+                  fmt(median(k SUBSEP "wpass"), "%.4f"), fmt(median(k SUBSEP "rpass"), "%.4f"),
+                  fmt(median(k SUBSEP "random_us"), "%.3f"), fmt(median(k SUBSEP "free"), "%.4f"),
+                  (k in sums) ? sums[k] : "-" > out_tsv
+            memr[a] = (c == "ok" && gok) ? ratio(mem, gr) : ""
+            rssr[a] = (c == "ok" && gok) ? ratio(rss, gr) : ""
+            cellw[a] = c == "ok" ? (a == 1 ? sprintf("%.3f", w) : (wr == "" ? "-" : sprintf("%.2f", wr))) : c
+            plotv[a] = wr
+        }
+        if (wl == "access") { acc[++nacc] = wl SUBSEP th; continue }
+        line = sprintf("%-16s %9s", wl " t=" th, cellw[1])
+        for (a = 2; a <= nA; a++) {
+            line = line sprintf(" %10s", cellw[a])
+            if (plotv[a] != "") { gl_n[a]++; gl_s[a] += log(plotv[a]) }
+        }
+        print line
+        nrow++
+        printf "%s-%st", wl, th > out_plot
+        for (a = 2; a <= nA; a++) printf "\t%s", plotv[a] == "" ? "-" : sprintf("%.4f", plotv[a]) > out_plot
+        printf "\n" > out_plot
+        printf "%s-%st", wl, th > out_mem
+        for (a = 1; a <= nA; a++) printf "\t%s", memr[a] == "" ? "-" : sprintf("%.4f", memr[a]) > out_mem
+        printf "\n" > out_mem
+        memline[nrow] = sprintf("%-16s", wl " t=" th)
+        for (a = 1; a <= nA; a++) {
+            c = cell(wl, th, A[a])
+            memline[nrow] = memline[nrow] sprintf(" %13s", c != "ok" ? c : rssr[a] == "" ? "-" :
+                (memr[a] - rssr[a] > 0.005 ? sprintf("%.2f/%.2f", rssr[a], memr[a]) : sprintf("%.2f", rssr[a])))
+        }
+    }
+    line = sprintf("%-16s %9s", "geomean", "1")
+    printf "geomean" > out_plot
+    for (a = 2; a <= nA; a++) {
+        line = line sprintf(" %10s", gl_n[a] ? sprintf("%.2f", exp(gl_s[a] / gl_n[a])) : "-")
+        printf "\t%s", gl_n[a] ? sprintf("%.4f", exp(gl_s[a] / gl_n[a])) : "-" > out_plot
+    }
+    printf "\n" > out_plot
+    print line
+    line = sprintf("%-16s %9s", "  (rows)", "")
+    for (a = 2; a <= nA; a++) line = line sprintf(" %10s", gl_n[a] "/" nrow)
+    print line
+
+    print ""
+    print "In RAM: peak memory as a ratio to glibc's peak RSS (median of runs)."
+    print "One number: peak RSS. Two (a/b): peak RSS / peak RSS + backing-file disk blocks"
+    print "(a resident file page is counted in both terms of b; foot_kb in inram.tsv counts it once)."
+    hdr = sprintf("%-16s", "workload")
+    for (a = 1; a <= nA; a++) hdr = hdr sprintf(" %13s", A[a])
+    print hdr
+    for (r = 1; r <= nrow; r++) print memline[r]
+
+    if (nacc) access_report()
+}
+
+function access_report(    i, x, wl, th, a, k, c, v, gv, line, m, label, hdr) {
+    print ""
+    print "In RAM, big heap (access): seconds for glibc, ratios for the others (median of runs)"
+    print "  touch = first touch; wpass = one steady-state read-modify-write pass;"
+    print "  rpass = one read-only pass; random = us per random page touch; free = freeing it all"
+    hdr = sprintf("%-16s %9s", "phase", "glibc")
+    for (a = 2; a <= nA; a++) hdr = hdr sprintf(" %10s", A[a])
+    print hdr
+    printf "phase" > out_access
+    for (a = 1; a <= nA; a++) printf "\t%s", A[a] > out_access
+    printf "\n" > out_access
+    split("touch wpass rpass random_us free", P, " ")
+    for (i = 1; i <= nacc; i++) {
+        split(acc[i], x, SUBSEP); wl = x[1]; th = x[2]
+        for (m = 1; m <= 5; m++) {
+            label = P[m] " t=" th
+            gv = median(wl SUBSEP th SUBSEP "glibc" SUBSEP P[m])
+            line = sprintf("%-16s %9s", label, cell(wl, th, "glibc") == "ok" ? fmt(gv, P[m] == "random_us" ? "%.2fus" : "%.3f") : cell(wl, th, "glibc"))
+            if (P[m] != "random_us") printf "%s-%st", P[m], th > out_access
+            for (a = 1; a <= nA; a++) {
+                k = wl SUBSEP th SUBSEP A[a]; c = cell(wl, th, A[a])
+                v = median(k SUBSEP P[m])
+                if (a > 1) line = line sprintf(" %10s", c != "ok" ? c : fmt(ratio(v, gv), "%.2f"))
+                if (P[m] != "random_us") printf "\t%s", (c == "ok" && v != "") ? sprintf("%.5f", v) : "-" > out_access
+            }
+            if (P[m] != "random_us") printf "\n" > out_access
+            print line
+        }
+    }
+}
+
+# ---------------------------------------------------------------- out of core
+function outofcore_report(    a, al, k, c, w, sw, swr, line, t, wp, rp, rnd, mbs, comb) {
+    print ""
+    printf "Out of core: heap %d MiB of 1 MiB blocks, memory cgroup limit %d MiB, 1 thread, 1 run\n", heap_mb, limit_mb
+    printf "Disk, direct I/O in this run: write %s MB/s, read %s MB/s\n", disk_w, disk_r
+    comb = (disk_w + 0 > 0 && disk_r + 0 > 0) ? 1 / (1 / disk_w + 1 / disk_r) : ""
+    print "fill = first touch; wpass = read-modify-write pass (reads the page in, writes it back);"
+    print "rpass = read-only pass; MB/s = heap / time; % disk: rpass vs direct read, wpass vs"
+    print "read+write in series (" fmt(comb, "%.0f") " MB/s); vs swap = swap's time / this row's time"
+    printf "%-10s %8s %8s %8s %8s %7s %8s %7s %9s %8s %9s %9s\n", "method", "status", "total s", "fill s",
+           "wpass s", "% disk", "rpass s", "% disk", "random us", "majflt", "vs swap", "rnd/swap"
+    sk = "access" SUBSEP "1" SUBSEP "swap"
+    sw = cell("access", 1, "swap") == "ok" ? median(sk SUBSEP "wall") : ""
+    swr = cell("access", 1, "swap") == "ok" ? median(sk SUBSEP "random_us") : ""
+    print "method\tstatus\twall_s\tfill_s\twpass_s\twpass_MBps\twpass_pct_disk\trpass_s\trpass_MBps\trpass_pct_disk\trandom_us\tfree_s\tmajflt\trss_kb\tdisk_kb\tfoot_kb\tspeedup_vs_swap\trandom_speedup_vs_swap\tdisk_write_MBps\tdisk_read_MBps" > out_tsv
+    print "method\tfill\twrite pass\tread pass\trandom touches\tfree" > out_plot
+    for (a = 1; a <= nA; a++) {
+        al = A[a]; k = "access" SUBSEP "1" SUBSEP al; c = cell("access", 1, al)
+        if (c != "ok") {
+            printf "%-10s %8s\n", al, c
+            print al, c, "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", disk_w, disk_r > out_tsv
+            continue
+        }
+        w = median(k SUBSEP "wall"); t = median(k SUBSEP "touch")
+        wp = median(k SUBSEP "wpass"); rp = median(k SUBSEP "rpass"); rnd = median(k SUBSEP "random_us")
+        mbw = wp > 0 ? heap_mb * 1.048576 / wp : ""
+        mbr = rp > 0 ? heap_mb * 1.048576 / rp : ""
+        pw = (mbw != "" && comb != "") ? 100 * mbw / comb : ""
+        pr = (mbr != "" && disk_r + 0 > 0) ? 100 * mbr / disk_r : ""
+        printf "%-10s %8s %8.2f %8.2f %8.2f %6s%% %8.2f %6s%% %9.1f %8d %9s %9s\n", al, c, w, t, wp, fmt(pw, "%.0f"),
+               rp, fmt(pr, "%.0f"), rnd, median(k SUBSEP "majflt"), fmt(ratio(sw, w), "%.2fx"), fmt(ratio(swr, rnd), "%.2fx")
+        print al, c, w, t, wp, fmt(mbw, "%.1f"), fmt(pw, "%.1f"), rp, fmt(mbr, "%.1f"), fmt(pr, "%.1f"), rnd,
+              median(k SUBSEP "free"), median(k SUBSEP "majflt"), median(k SUBSEP "rss_kb"),
+              median(k SUBSEP "disk_kb"), median(k SUBSEP "foot_kb"), fmt(ratio(sw, w), "%.3f"),
+              fmt(ratio(swr, rnd), "%.3f"), disk_w, disk_r > out_tsv
+        print al, t, wp, rp, median(k SUBSEP "random"), median(k SUBSEP "free") > out_plot
+    }
+}
+
+END {
+    if (mode == "inram") inram_report()
+    else outofcore_report()
+}
