@@ -1,6 +1,7 @@
 #include "alloc/pages.h"
 
 #include <errno.h>
+#include <time.h>
 
 #include "alloc/meta.h"
 #include "util/msg.h"
@@ -252,6 +253,8 @@ static void insert_coalesced(struct run *r)
         set_entry(r->start, NULL);
         left->npages += r->npages;
         left->dirty += r->dirty;
+        if (r->dirtied_ms > left->dirtied_ms)
+            left->dirtied_ms = r->dirtied_ms;
         left->decommitted |= r->decommitted;
         left->zeroed &= r->zeroed;
         pool_put(&run_pool, r);
@@ -264,11 +267,20 @@ static void insert_coalesced(struct run *r)
         set_entry(right->start, NULL);
         r->npages += right->npages;
         r->dirty += right->dirty;
+        if (right->dirtied_ms > r->dirtied_ms)
+            r->dirtied_ms = right->dirtied_ms;
         r->decommitted |= right->decommitted;
         r->zeroed &= right->zeroed;
         pool_put(&run_pool, right);
     }
     bin_insert(r);
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* A large or slab run comes back; dirty says how many of its pages may
@@ -281,25 +293,29 @@ static void free_locked(struct run *r, size_t dirty)
             set_entry(p, NULL);
     r->slab = NULL;
     r->dirty = dirty;
+    if (dirty)
+        r->dirtied_ms = now_ms();
     insert_coalesced(r);
 }
 
-/* Dirty free pages allowed before purging: a quarter of the live heap,
- * at least PURGE_FLOOR. Purging goes down to half of it, so that a heap
+/* The soft limit on dirty free pages: an eighth of the live heap, at
+ * least PURGE_FLOOR. Purging goes down to half of it, so that a heap
  * that shrinks and grows again does not purge on every free. */
 static size_t purge_limit(void)
 {
-    size_t live = (size_t)(in_use >> PAGE_SHIFT) / 4, floor = PURGE_FLOOR >> PAGE_SHIFT;
+    size_t live = (size_t)(in_use >> PAGE_SHIFT) / 8, floor = PURGE_FLOOR >> PAGE_SHIFT;
     return live > floor ? live : floor;
 }
 
-/* The binned free run with the most dirty pages among the long ones. */
-static struct run *dirtiest(void)
+/* The binned free run with the most dirty pages among the long ones
+ * dirtied before `before` (ms). */
+static struct run *dirtiest(uint64_t before)
 {
     struct run *best = NULL;
     for (int b = NBINS - 1; b >= (int)bin_of(PURGE_MIN_RUN >> PAGE_SHIFT); b--)
         for (struct run *r = bins[b]; r; r = r->next)
-            if (r->dirty >= PURGE_MIN_RUN >> PAGE_SHIFT && (!best || r->dirty > best->dirty))
+            if (r->dirty >= PURGE_MIN_RUN >> PAGE_SHIFT && r->dirtied_ms <= before &&
+                (!best || r->dirty > best->dirty))
                 best = r;
     return best;
 }
@@ -308,13 +324,19 @@ static struct run *dirtiest(void)
  * largest runs first, outside the lock. */
 static void purge_excess(void)
 {
-    if (__atomic_load_n(&dirty_pages, __ATOMIC_RELAXED) <= purge_limit())
+    static uint64_t quiet_until;   /* no eligible run was found before this */
+    size_t dirty = __atomic_load_n(&dirty_pages, __ATOMIC_RELAXED), limit = purge_limit();
+    if (dirty <= limit || (dirty <= 4 * limit && now_ms() < quiet_until))
         return;
     lock_acquire(&page_lock);
     while (dirty_pages > purge_limit() / 2) {
-        struct run *r = dirtiest();
-        if (!r)
+        uint64_t now = now_ms();
+        bool hard = dirty_pages > 4 * purge_limit();
+        struct run *r = dirtiest(hard ? UINT64_MAX : now - PURGE_AGE_MS);
+        if (!r) {
+            quiet_until = now + PURGE_AGE_MS / 4;
             break;
+        }
         bin_remove(r);
         r->kind = RUN_PURGING;
         lock_release(&page_lock);
@@ -341,7 +363,8 @@ void pages_free(struct run *r)
 static void release_large(struct run *r)
 {
     size_t dirty = r->npages;
-    if ((r->npages << PAGE_SHIFT) >= PUNCH_MIN) {
+    size_t min = arena_in_ram(r->start) ? PUNCH_MIN_RAM : PUNCH_MIN_FILE;
+    if ((r->npages << PAGE_SHIFT) >= min) {
         bool zero = arena_decommit(r->start, r->npages << PAGE_SHIFT);
         lock_acquire(&page_lock);
         r->decommitted = 1;
@@ -354,6 +377,21 @@ static void release_large(struct run *r)
     free_locked(r, dirty);
     lock_release(&page_lock);
     purge_excess();
+}
+
+_Noreturn void pages_bad_pointer(const char *op, void *p)
+{
+    /* Find the run around p: walk back to the nearest page-map entry. */
+    uintptr_t a = (uintptr_t)p & ~(uintptr_t)(PAGE_SIZE - 1);
+    struct run *r = NULL;
+    for (size_t n = 0; a >= arena.base && n < ((size_t)1 << 24); a -= PAGE_SIZE, n++)
+        if ((r = pagemap_get(a)) != NULL)
+            break;
+    bool in_free = r && (uintptr_t)p < run_end(r) && r->kind != RUN_LARGE && r->kind != RUN_SLAB;
+    if (in_free)
+        msg_fatal_ptr(op[0] == 'f' ? "double free of" : "realloc of freed memory at", p);
+    msg_fatal_ptr(op[0] == 'f' ? "free of a pointer malloc never returned:"
+                               : "realloc of a pointer malloc never returned:", p);
 }
 
 void large_free(void *p, struct run *r)

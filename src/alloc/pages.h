@@ -25,13 +25,20 @@
 #include "util/lock.h"
 
 #define PAGES_PER_CHUNK (CHUNK_SIZE / PAGE_SIZE)
-/* Freed large blocks at least this big are punched out of their file at
- * once: the kernel then never writes their dead pages back. */
-#define PUNCH_MIN ((size_t)2 << 20)
-/* Smaller frees leave dirty free runs; past a limit (see purge_limit) the
- * dirtiest runs of at least PURGE_MIN_RUN are given back in a batch. */
-#define PURGE_FLOOR ((size_t)64 << 20)
+/* Freed blocks at least this big are given back at once: punched out of
+ * their file, so the kernel never writes their dead pages back, or
+ * dropped from the RAM tier. RAM keeps smaller ones longer because there
+ * is no writeback to save and every page given back costs a fault when
+ * it is used again. */
+#define PUNCH_MIN_FILE ((size_t)1 << 20)
+#define PUNCH_MIN_RAM ((size_t)32 << 20)
+/* Other dirty free pages are given back in batches, dirtiest runs of at
+ * least PURGE_MIN_RUN first: those dirty for PURGE_AGE_MS once they pass
+ * the soft limit (an eighth of the live heap, PURGE_FLOOR at least), any
+ * of them past four times that. */
+#define PURGE_FLOOR ((size_t)32 << 20)
 #define PURGE_MIN_RUN ((size_t)256 << 10)
+#define PURGE_AGE_MS 500
 
 /* RUN_FREEING: a large run between free() and its return to a bin.
  * RUN_PURGING: a free run out of its bin while its pages are given back. */
@@ -44,6 +51,7 @@ struct run {
     uintptr_t start;
     size_t npages;
     size_t dirty;              /* free run: pages that may hold data */
+    uint64_t dirtied_ms;       /* free run: when it last became dirty */
     struct slab *slab;         /* set for RUN_SLAB */
     uint8_t kind;
     uint8_t zeroed;
@@ -76,6 +84,11 @@ struct run *pages_alloc(size_t npages, size_t align_pages, struct slab *slab, bo
 
 /* Returns a large or slab run to the free pool (coalescing). Takes page_lock. */
 void pages_free(struct run *r);
+
+/* Aborts with a message for a pointer inside the heap that no run starts
+ * at; op is "free" or "realloc". Tells a double free (p lies in free
+ * pages) from a pointer malloc never returned. */
+_Noreturn void pages_bad_pointer(const char *op, void *p);
 
 /* free() of a large block: validates p (aborting on misuse) and frees it. */
 void large_free(void *p, struct run *r);

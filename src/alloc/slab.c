@@ -69,6 +69,8 @@ uint32_t slab_merge_remote(struct slab *s)
 void slab_free_remote(struct slab *s, uint32_t slot)
 {
     uint64_t bit = UINT64_C(1) << (slot & 63);
+    if (__atomic_load_n(&s->free_bits[slot >> 6], __ATOMIC_RELAXED) & bit)
+        msg_fatal_ptr("double free of", (void *)(s->start + (uintptr_t)slot * s->size));
     uint64_t old = atomic_fetch_or_explicit(&s->remote_bits[slot >> 6], bit, memory_order_release);
     if (old & bit)
         msg_fatal_ptr("double free of", (void *)(s->start + (uintptr_t)slot * s->size));

@@ -57,6 +57,16 @@ void slab_release(struct slab *s);
 /* Folds remote frees into free_bits; returns how many slots it freed.
  * Aborts on a slot freed twice. Owner only. */
 uint32_t slab_merge_remote(struct slab *s);
+/* Whether slot is free, as far as any thread can tell without a lock.
+ * An allocated slot's bits are clear and nobody else may set them, so a
+ * racy read never calls a live slot free. */
+static inline bool slab_slot_free(struct slab *s, uint32_t slot)
+{
+    uint64_t bit = UINT64_C(1) << (slot & 63);
+    return ((__atomic_load_n(&s->free_bits[slot >> 6], __ATOMIC_RELAXED) |
+             atomic_load_explicit(&s->remote_bits[slot >> 6], memory_order_relaxed)) & bit) != 0;
+}
+
 /* free() from a thread other than the owner. */
 void slab_free_remote(struct slab *s, uint32_t slot);
 

@@ -74,6 +74,8 @@ static void fork_all(enum fork_phase phase)
     pages_fork(phase);
     slab_fork(phase);
     heap_fork(phase);
+    if (phase == FORK_CHILD)
+        arena_fork_child();
 }
 
 static void fork_prepare(void) { fork_all(FORK_PREPARE); }

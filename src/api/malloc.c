@@ -54,7 +54,7 @@ void fsm_free(void *p)
             return;
         }
         if (!r)
-            msg_fatal_ptr("free of a pointer malloc never returned:", p);
+            pages_bad_pointer("free", p);
         large_free(p, r);
         return;
     }

@@ -22,8 +22,11 @@ static void *move(void *p, size_t old, size_t n)
 static void *realloc_small(struct slab *s, void *p, size_t n)
 {
     uintptr_t off = (uintptr_t)p - s->start;
-    if ((uintptr_t)slot_of(off, s->recip) * s->size != off)
+    uint32_t slot = slot_of(off, s->recip);
+    if ((uintptr_t)slot * s->size != off)
         msg_fatal_ptr("realloc of a pointer malloc never returned:", p);
+    if (slab_slot_free(s, slot))
+        msg_fatal_ptr("realloc of freed memory at", p);
     if (n <= s->size && (s->size <= 64 || n > s->size / 2))
         return p;
     return move(p, s->size, n);
@@ -59,7 +62,7 @@ void *fsm_realloc(void *p, size_t n)
     if (arena_contains(p)) {
         struct run *r = pagemap_get((uintptr_t)p);
         if (!r)
-            msg_fatal_ptr("realloc of a pointer malloc never returned:", p);
+            pages_bad_pointer("realloc", p);
         return r->slab ? realloc_small(r->slab, p, n) : realloc_large(r, p, n);
     }
     if (bootstrap_owns(p)) {

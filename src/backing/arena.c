@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "backing/budget.h"
@@ -14,34 +15,39 @@
 
 struct arena arena;
 
-/* CHUNK_FROZEN: file pages mapped copy-on-write since a fork (see arena_freeze). */
-enum chunk_kind { CHUNK_UNMAPPED, CHUNK_RAM, CHUNK_FILE, CHUNK_FROZEN };
-
 /* Disk is reserved this far beyond the top at a time, so that a heap
  * growing by small slabs does not make one fallocate call per slab. */
 #define COMMIT_AHEAD ((size_t)2 << 20)
+/* Free disk always left beside the heap's reservations (see disk_margin). */
+#define FULL_DISK_MARGIN ((uint64_t)8 << 20)
 
+/* The address space, from base up:
+ *   [base, ram_end)         RAM tier, anonymous memory
+ *   [ram_end, frozen_top)   file pages frozen at a fork: private views
+ *   [frozen_top, mapped)    file pages, MAP_SHARED from the current files
+ *   [mapped, end)           reserved only (PROT_NONE)
+ * with top <= mapped, and ram_end <= frozen_top when files are in use. */
 static struct {
     const struct settings *settings;
     unsigned ndirs;
-    int fd[SETTINGS_MAX_DIRS];  /* -1 until opened (after fork: reopened lazily) */
+    int fd[SETTINGS_MAX_DIRS];  /* -1 until opened (a fork child reopens) */
     uint64_t file_len;          /* length of every backing file */
-    size_t ram_chunks;          /* chunks [0, ram_chunks) are anonymous memory */
     struct ram_budget budget;
-    size_t mapped;              /* chunks [0, mapped) are mapped */
-    uintptr_t committed;        /* disk is reserved for every file page below this */
-    uint8_t *kind;              /* enum chunk_kind per chunk */
+    uintptr_t mapped;
+    uintptr_t frozen_top;
+    uintptr_t committed;        /* disk is reserved for every shared file page below this */
     _Atomic uint64_t punched;
-    uint64_t frozen_disk;       /* disk held by files closed at a fork */
 } A;
 
-static uintptr_t chunk_addr(size_t i) { return arena.base + (i << CHUNK_SHIFT); }
-
 /* Where file chunk i lives: striped round-robin over the directories. */
-static unsigned chunk_file(size_t i) { return (unsigned)((i - A.ram_chunks) % A.ndirs); }
-static uint64_t chunk_offset(size_t i)
+static size_t chunk_of(uintptr_t a) { return (a - arena.base) >> CHUNK_SHIFT; }
+static uintptr_t chunk_addr(size_t i) { return arena.base + (i << CHUNK_SHIFT); }
+static size_t first_file_chunk(void) { return chunk_of(arena.ram_end); }
+static unsigned file_dir(uintptr_t a) { return (unsigned)((chunk_of(a) - first_file_chunk()) % A.ndirs); }
+static uint64_t file_offset(uintptr_t a)
 {
-    return (uint64_t)((i - A.ram_chunks) / A.ndirs) << CHUNK_SHIFT;
+    size_t i = chunk_of(a);
+    return ((uint64_t)((i - first_file_chunk()) / A.ndirs) << CHUNK_SHIFT) + (a - chunk_addr(i));
 }
 
 static int open_file(unsigned d)
@@ -55,53 +61,87 @@ static int open_file(unsigned d)
     return A.fd[d];
 }
 
-static int map_chunk(size_t i)
+/* Maps [mapped, next chunk boundary): RAM or shared file pages. */
+static int map_next(void)
 {
-    void *want = (void *)chunk_addr(i), *got;
-    if (i < A.ram_chunks) {
-        got = mmap(want, CHUNK_SIZE, PROT_READ | PROT_WRITE,
+    uintptr_t start = A.mapped, stop = chunk_addr(chunk_of(start) + 1);
+    void *got;
+    if (start < arena.ram_end) {
+        got = mmap((void *)start, stop - start, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-        A.kind[i] = CHUNK_RAM;
-        if (got != want) {
-            /* Refused (ulimit -d, overcommit): the RAM tier ends here and
-             * files take over. No file chunk exists yet, so moving the
-             * boundary renumbers nothing. */
-            A.ram_chunks = i;
-            mmap(want, CHUNK_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
-            return map_chunk(i);
+        if (got == MAP_FAILED) {
+            /* Refused (ulimit -d, overcommit): the RAM tier ends at this
+             * chunk and files take over. No file page exists yet, so
+             * moving the boundary renumbers nothing. */
+            arena.ram_end = chunk_addr(chunk_of(start));
+            A.frozen_top = A.committed = arena.ram_end;
+            return map_next();
         }
     } else {
-        int fd = open_file(chunk_file(i));
+        int fd = open_file(file_dir(start));
         if (fd < 0)
             return -1;
-        got = mmap(want, CHUNK_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
-                   (off_t)chunk_offset(i));
-        A.kind[i] = CHUNK_FILE;
+        got = mmap((void *)start, stop - start, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+                   fd, (off_t)file_offset(start));
+        if (got == MAP_FAILED)
+            return -1;
     }
-    if (got != want) {
-        A.kind[i] = CHUNK_UNMAPPED;
-        return -1;
+    A.mapped = stop;
+    return 0;
+}
+
+/* Disk left free beside every reservation. Writing through a mapping
+ * into fallocated (unwritten) blocks still needs a few filesystem blocks
+ * for extent bookkeeping; on a disk filled to the last block that write
+ * fails, and a failed write through a mapping is a SIGBUS. So a
+ * reservation that would leave less than this fails instead (ENOMEM). */
+static uint64_t disk_margin(void)
+{
+    return FULL_DISK_MARGIN + ((arena.top - arena.base) >> 7);
+}
+
+static int reserve_with_margin(int fd, uint64_t off, uint64_t len)
+{
+    struct statvfs v;
+    if (fstatvfs(fd, &v) == 0 && (uint64_t)v.f_bavail * v.f_frsize < len + disk_margin())
+        return ENOSPC;
+    return file_reserve(fd, off, len);
+}
+
+enum piece { PIECE_RAM, PIECE_FROZEN, PIECE_SHARED };
+
+/* Calls fn for the pieces of [start, end): split at chunk boundaries and
+ * where the kind of mapping changes. Stops at the first non-zero result. */
+typedef int (*piece_fn)(enum piece kind, uintptr_t start, size_t len, void *ctx);
+
+static int for_pieces(uintptr_t start, uintptr_t end, piece_fn fn, void *ctx)
+{
+    while (start < end) {
+        uintptr_t stop = chunk_addr(chunk_of(start) + 1);
+        enum piece kind = PIECE_SHARED;
+        if (start < arena.ram_end) {
+            kind = PIECE_RAM;
+        } else if (start < A.frozen_top) {
+            kind = PIECE_FROZEN;
+            if (A.frozen_top < stop)
+                stop = A.frozen_top;
+        }
+        if (end < stop)
+            stop = end;
+        int err = fn(kind, start, stop - start, ctx);
+        if (err)
+            return err;
+        start = stop;
     }
     return 0;
 }
 
-/* Applies op to the file-backed part of [start, end), one chunk at a time. */
-typedef int (*range_op)(int fd, uint64_t off, uint64_t len);
-
-static int for_file_range(uintptr_t start, uintptr_t end, range_op op)
+/* Private views and RAM need no disk: only shared pages are reserved. */
+static int reserve_piece(enum piece kind, uintptr_t start, size_t len, void *ctx)
 {
-    while (start < end) {
-        size_t i = (start - arena.base) >> CHUNK_SHIFT;
-        uintptr_t stop = chunk_addr(i + 1) < end ? chunk_addr(i + 1) : end;
-        if (A.kind[i] == CHUNK_FILE) {
-            int err = op(A.fd[chunk_file(i)], chunk_offset(i) + (start - chunk_addr(i)),
-                         stop - start);
-            if (err)
-                return err;
-        }
-        start = stop;
-    }
-    return 0;
+    if (kind != PIECE_SHARED)
+        return 0;
+    return reserve_with_margin(A.fd[file_dir(start)], file_offset(start), len);
 }
 
 void *arena_grow(size_t len)
@@ -111,19 +151,17 @@ void *arena_grow(size_t len)
         errno = ENOMEM;
         return NULL;
     }
-    while (chunk_addr(A.mapped) < top) {
-        if (map_chunk(A.mapped) != 0) {
+    while (A.mapped < top) {
+        if (map_next() != 0) {
             errno = ENOMEM;
             return NULL;
         }
-        A.mapped++;
     }
     if (top > A.committed) {
-        uintptr_t limit = chunk_addr(A.mapped);
-        uintptr_t ahead = top + COMMIT_AHEAD < limit ? top + COMMIT_AHEAD : limit;
-        if (for_file_range(A.committed, ahead, file_reserve) == 0)
+        uintptr_t ahead = top + COMMIT_AHEAD < A.mapped ? top + COMMIT_AHEAD : A.mapped;
+        if (for_pieces(A.committed, ahead, reserve_piece, NULL) == 0)
             A.committed = ahead;
-        else if (for_file_range(A.committed, top, file_reserve) == 0)
+        else if (for_pieces(A.committed, top, reserve_piece, NULL) == 0)
             A.committed = top;
         else {
             errno = ENOMEM;
@@ -136,84 +174,95 @@ void *arena_grow(size_t len)
 
 int arena_commit(uintptr_t start, size_t len)
 {
-    if (for_file_range(start, start + len, file_reserve) != 0) {
+    if (for_pieces(start, start + len, reserve_piece, NULL) != 0) {
         errno = ENOMEM;
         return -1;
     }
     return 0;
 }
 
+static int decommit_piece(enum piece kind, uintptr_t start, size_t len, void *ctx)
+{
+    bool *zero = ctx;
+    if (kind == PIECE_SHARED &&
+        file_punch(A.fd[file_dir(start)], file_offset(start), len) == 0) {
+        atomic_fetch_add_explicit(&A.punched, len, memory_order_relaxed);
+        return 0;
+    }
+    /* RAM pages come back as zero; a frozen view falls back to the file's
+     * old contents; a failed punch keeps the data. */
+    madvise((void *)start, len, MADV_DONTNEED);
+    if (kind != PIECE_RAM)
+        *zero = false;
+    return 0;
+}
+
 bool arena_decommit(uintptr_t start, size_t len)
 {
     bool zero = true;
-    uintptr_t end = start + len;
-    while (start < end) {
-        size_t i = (start - arena.base) >> CHUNK_SHIFT;
-        uintptr_t stop = chunk_addr(i + 1) < end ? chunk_addr(i + 1) : end;
-        if (A.kind[i] == CHUNK_FILE &&
-            file_punch(A.fd[chunk_file(i)], chunk_offset(i) + (start - chunk_addr(i)),
-                       stop - start) == 0) {
-            atomic_fetch_add_explicit(&A.punched, stop - start, memory_order_relaxed);
-        } else {
-            /* RAM pages come back as zero; a frozen view falls back to the
-             * file's old contents; a failed punch keeps the data. */
-            madvise((void *)start, stop - start, MADV_DONTNEED);
-            if (A.kind[i] != CHUNK_RAM)
-                zero = false;
-        }
-        start = stop;
-    }
+    for_pieces(start, start + len, decommit_piece, &zero);
     return zero;
 }
 
-/* Called before fork, with the allocator locked. A MAP_SHARED page seen by
- * two processes would carry each one's later writes into the other, so
- * the file pages mapped so far are frozen: remapped copy-on-write
- * (MAP_PRIVATE) from the same files, which nobody writes again. Parent
- * and child then inherit identical private views, exactly as fork
- * promises, and the child needs no work at all. Both continue their heaps
- * at the next chunk boundary, in backing files of their own opened on
- * demand. Cost: one mmap per run of contiguous chunks, however much of
- * the heap is resident; the price is that pages rewritten after the fork
- * are anonymous memory from then on. */
+static int freeze_piece(enum piece kind, uintptr_t start, size_t len, void *ctx)
+{
+    if (kind != PIECE_SHARED)
+        return 0;
+    void *got = mmap((void *)start, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
+                     A.fd[file_dir(start)], (off_t)file_offset(start));
+    if (got != (void *)start)
+        msg_die(127, "cannot remap the heap for fork", NULL, NULL);
+    return 0;
+}
+
+static int punch_piece(enum piece kind, uintptr_t start, size_t len, void *ctx)
+{
+    if (kind == PIECE_SHARED)
+        file_punch(A.fd[file_dir(start)], file_offset(start), len);
+    return 0;
+}
+
+/* Two processes must never share a writable file page: each would see
+ * the other's later writes. Before fork (allocator locked) the shared
+ * file pages below the top are frozen: remapped copy-on-write from the
+ * same files, at offsets that nobody writes again, so parent and child
+ * inherit identical private views, as fork promises. Shared pages above
+ * the top are unmapped, so that each process maps its own when it grows:
+ * the parent in its files, at offsets past the frozen ones; the child in
+ * files of its own (arena_fork_child). Cost: a few system calls,
+ * whatever the size of the heap. The price: frozen pages rewritten later
+ * are anonymous memory, which the kernel cannot write to the files. */
 void arena_freeze(void)
 {
-    size_t i = A.ram_chunks;
-    while (i < A.mapped) {
-        size_t j = i + 1;
-        if (A.kind[i] == CHUNK_FILE) {
-            /* With one directory, consecutive chunks are consecutive in
-             * one file: a single call covers them. */
-            while (A.ndirs == 1 && j < A.mapped && A.kind[j] == CHUNK_FILE)
-                j++;
-            void *want = (void *)chunk_addr(i);
-            void *got = mmap(want, (j - i) << CHUNK_SHIFT, PROT_READ | PROT_WRITE,
-                             MAP_PRIVATE | MAP_FIXED, A.fd[chunk_file(i)],
-                             (off_t)chunk_offset(i));
-            if (got != want)
-                msg_die(127, "cannot remap the heap for fork", NULL, NULL);
-            for (size_t k = i; k < j; k++)
-                A.kind[k] = CHUNK_FROZEN;
-        }
-        i = j;
+    uintptr_t top = arena.top;
+    if (top <= arena.ram_end || top <= A.frozen_top)
+        return;
+    for_pieces(A.frozen_top, top, freeze_piece, NULL);
+    if (A.mapped > top) {
+        for_pieces(top, A.committed, punch_piece, NULL);   /* reserved ahead, unused */
+        mmap((void *)top, A.mapped - top, PROT_NONE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+        A.mapped = top;
     }
+    A.frozen_top = top;
+    A.committed = top;
+}
+
+void arena_fork_child(void)
+{
     for (unsigned d = 0; d < A.ndirs; d++) {
-        if (A.fd[d] >= 0) {
-            A.frozen_disk += file_disk_bytes(A.fd[d]);
+        if (A.fd[d] >= 0)
             close(A.fd[d]);
-        }
         A.fd[d] = -1;
     }
-    arena.top = chunk_addr(A.mapped);
-    A.committed = arena.top;
+    atomic_store_explicit(&A.punched, 0, memory_order_relaxed);
 }
 
 void arena_usage(struct arena_usage *u)
 {
-    uintptr_t ram_end = chunk_addr(A.ram_chunks);
-    u->ram_bytes = arena.top < ram_end ? arena.top - arena.base : ram_end - arena.base;
-    u->file_bytes = arena.top > ram_end ? arena.top - ram_end : 0;
-    u->disk_bytes = A.frozen_disk;
+    u->ram_bytes = (arena.top < arena.ram_end ? arena.top : arena.ram_end) - arena.base;
+    u->file_bytes = arena.top > arena.ram_end ? arena.top - arena.ram_end : 0;
+    u->disk_bytes = 0;
     u->files = 0;
     for (unsigned d = 0; d < A.ndirs; d++) {
         if (A.fd[d] >= 0) {
@@ -222,7 +271,7 @@ void arena_usage(struct arena_usage *u)
         }
     }
     u->punched_bytes = atomic_load_explicit(&A.punched, memory_order_relaxed);
-    u->ram_budget = (uint64_t)A.ram_chunks << CHUNK_SHIFT;
+    u->ram_budget = arena.ram_end - arena.base;
     u->ram_limit = A.budget.limit;
     u->ram_source = A.budget.source;
 }
@@ -260,7 +309,7 @@ int arena_init(const struct settings *s)
         A.budget.source = "FSMEM_RAM";
     }
     /* Whole chunks only: a budget is a ceiling, so round down. */
-    A.ram_chunks = (size_t)(A.budget.bytes >> CHUNK_SHIFT);
+    size_t ram_chunks = (size_t)(A.budget.bytes >> CHUNK_SHIFT);
     size_t file_chunks = (size_t)(s->size >> CHUNK_SHIFT);
     if (file_chunks == 0)
         file_chunks = 1;
@@ -273,7 +322,8 @@ int arena_init(const struct settings *s)
     const char *limit = NULL;
     size_t as_left = address_space_left();
     if (as_left != SIZE_MAX) {
-        fit = ((as_left / 4 * 3) >> CHUNK_SHIFT) - 1;
+        fit = (as_left / 4 * 3) >> CHUNK_SHIFT;
+        fit = fit > 1 ? fit - 1 : 0;   /* one chunk goes to alignment */
         limit = "ulimit -v";
     }
     struct rlimit fl;
@@ -282,14 +332,14 @@ int arena_init(const struct settings *s)
         fit = (size_t)(fl.rlim_cur >> CHUNK_SHIFT) * A.ndirs;
         limit = "ulimit -f";
     }
-    if (A.ram_chunks + file_chunks > fit) {
-        if (fit == 0 || fit > (size_t)PTRDIFF_MAX) {
+    if (ram_chunks + file_chunks > fit) {
+        if (fit == 0) {
             msg_warn(limit, " leaves no room for the heap (it needs at least 64M)", NULL);
             return -1;
         }
-        if (A.ram_chunks >= fit)
-            A.ram_chunks = fit / 2;
-        file_chunks = fit - A.ram_chunks;
+        if (ram_chunks >= fit)
+            ram_chunks = fit / 2;
+        file_chunks = fit - ram_chunks;
         struct msgbuf m;
         msg_init(&m);
         msg_str(&m, "fsmem: FSMEM_SIZE is more than ");
@@ -298,15 +348,14 @@ int arena_init(const struct settings *s)
         msg_bytes(&m, (uint64_t)fit << CHUNK_SHIFT);
         msg_write(2, &m);
     }
-    arena.nchunks = A.ram_chunks + file_chunks;
+    arena.nchunks = ram_chunks + file_chunks;
     A.file_len = (uint64_t)((arena.nchunks + A.ndirs - 1) / A.ndirs) << CHUNK_SHIFT;
 
     size_t len = arena.nchunks << CHUNK_SHIFT;
     char *p = mmap(NULL, len + CHUNK_SIZE, PROT_NONE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) {
-        msg_warn("cannot reserve address space for the heap (FSMEM_SIZE too large?)", NULL,
-                 NULL);
+        msg_warn("cannot reserve address space for the heap", limit ? " under " : NULL, limit);
         return -1;
     }
     uintptr_t base = ((uintptr_t)p + CHUNK_SIZE - 1) & ~(uintptr_t)(CHUNK_SIZE - 1);
@@ -316,12 +365,9 @@ int arena_init(const struct settings *s)
         munmap((void *)(base + len), (uintptr_t)p + CHUNK_SIZE - base);
     arena.base = arena.top = base;
     arena.end = base + len;
-    A.committed = base;
-
-    A.kind = mmap(NULL, arena.nchunks, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                  -1, 0);
-    if (A.kind == MAP_FAILED)
-        return -1;
+    arena.ram_end = chunk_addr(ram_chunks);
+    A.mapped = A.committed = base;
+    A.frozen_top = arena.ram_end;
 
     /* Open every backing file now: a directory we cannot write is a
      * setting error at start-up, not an allocation failure later. */

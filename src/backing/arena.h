@@ -30,6 +30,7 @@ struct arena {
     uintptr_t base;      /* reservation start, CHUNK-aligned */
     uintptr_t end;       /* reservation end */
     uintptr_t top;       /* pages below top have been handed out at least once */
+    uintptr_t ram_end;   /* [base, ram_end) is the RAM tier */
     size_t nchunks;      /* chunks in the reservation */
 };
 
@@ -38,6 +39,11 @@ extern struct arena arena;
 static inline bool arena_contains(const void *p)
 {
     return (uintptr_t)p - arena.base < arena.top - arena.base;
+}
+
+static inline bool arena_in_ram(uintptr_t p)
+{
+    return p < arena.ram_end;
 }
 
 /* Reserves address space and opens the backing files. On failure prints
@@ -59,8 +65,9 @@ int arena_commit(uintptr_t start, size_t len);
 bool arena_decommit(uintptr_t start, size_t len);
 
 /* Before fork (allocator locked): make parent and child stop sharing
- * writable file pages. */
+ * writable file pages. After it, in the child: files of its own. */
 void arena_freeze(void);
+void arena_fork_child(void);
 
 struct arena_usage {
     uint64_t ram_bytes, file_bytes, disk_bytes, punched_bytes;
