@@ -129,7 +129,8 @@ void fsm_print_stats_at_exit(void)
         return;
     }
     /* Appended: every process of a job (and its children) adds its own. */
-    int fd = open(fsm_settings.stats_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int fd = open(fsm_settings.stats_path,
+                  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         msg_warn("FSMEM_STATS=", fsm_settings.stats_path, ": cannot write the summary");
         return;
