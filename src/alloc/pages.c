@@ -186,6 +186,7 @@ struct run *pages_alloc(size_t npages, size_t align_pages, struct slab *slab, bo
         return NULL;
     }
     lock_acquire(&page_lock);
+    arena_maybe_thaw();
     struct run *r = bin_take(want);
     if (!r)
         r = grow(want);

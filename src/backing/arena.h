@@ -68,6 +68,9 @@ bool arena_decommit(uintptr_t start, size_t len);
  * writable file pages. After it, in the child: files of its own. */
 void arena_freeze(void);
 void arena_fork_child(void);
+/* Makes frozen pages shared file pages again once no other process can
+ * see them (cheap to call often; checks at most every 50 ms). */
+void arena_maybe_thaw(void);
 
 struct arena_usage {
     uint64_t ram_bytes, file_bytes, disk_bytes, punched_bytes;
