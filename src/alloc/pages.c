@@ -242,6 +242,21 @@ struct run *pages_alloc(size_t npages, size_t align_pages, struct slab *slab, bo
     return r;
 }
 
+/* Joins free run hi, which starts where lo ends, onto lo and recycles
+ * hi's record. The two boundary pages become interior. */
+static void join(struct run *lo, struct run *hi)
+{
+    set_entry(run_last(lo), NULL);
+    set_entry(hi->start, NULL);
+    lo->npages += hi->npages;
+    lo->dirty += hi->dirty;
+    if (hi->dirtied_ms > lo->dirtied_ms)
+        lo->dirtied_ms = hi->dirtied_ms;
+    lo->decommitted |= hi->decommitted;
+    lo->zeroed &= hi->zeroed;
+    pool_put(&run_pool, hi);
+}
+
 /* Puts a free run in a bin, merging it with free neighbours first (a run
  * being purged is not RUN_FREE, so nobody merges into it). Under page_lock. */
 static void insert_coalesced(struct run *r)
@@ -250,29 +265,13 @@ static void insert_coalesced(struct run *r)
     struct run *left = r->start > arena.base ? pagemap_get(r->start - PAGE_SIZE) : NULL;
     if (left && left->kind == RUN_FREE) {
         bin_remove(left);
-        set_entry(run_last(left), NULL);
-        set_entry(r->start, NULL);
-        left->npages += r->npages;
-        left->dirty += r->dirty;
-        if (r->dirtied_ms > left->dirtied_ms)
-            left->dirtied_ms = r->dirtied_ms;
-        left->decommitted |= r->decommitted;
-        left->zeroed &= r->zeroed;
-        pool_put(&run_pool, r);
+        join(left, r);
         r = left;
     }
     struct run *right = run_end(r) < arena.top ? pagemap_get(run_end(r)) : NULL;
     if (right && right->kind == RUN_FREE) {
         bin_remove(right);
-        set_entry(run_last(r), NULL);
-        set_entry(right->start, NULL);
-        r->npages += right->npages;
-        r->dirty += right->dirty;
-        if (right->dirtied_ms > r->dirtied_ms)
-            r->dirtied_ms = right->dirtied_ms;
-        r->decommitted |= right->decommitted;
-        r->zeroed &= right->zeroed;
-        pool_put(&run_pool, right);
+        join(r, right);
     }
     bin_insert(r);
 }
