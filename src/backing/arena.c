@@ -71,8 +71,21 @@ static int open_file(unsigned d)
 {
     if (A.fd[d] < 0) {
         int fd = file_create(A.settings->dirs[d], A.file_len);
-        if (fd < 0)
+        if (fd < 0) {
+            /* Said once per directory; the allocation fails with ENOMEM. */
+            static bool said[SETTINGS_MAX_DIRS];
+            if (!said[d]) {
+                said[d] = true;
+                struct msgbuf m;
+                msg_init(&m);
+                msg_str(&m, "fsmem: FSMEM_DIR=");
+                msg_str(&m, A.settings->dirs[d]);
+                msg_str(&m, ": cannot create a backing file: ");
+                msg_errno(&m, -fd);
+                msg_write(2, &m);
+            }
             return fd;
+        }
         A.fd[d] = fd;
     }
     return A.fd[d];
@@ -485,20 +498,8 @@ int arena_init(const struct settings *s)
     A.mapped = A.committed = base;
     A.frozen_top = arena.ram_end;
 
-    /* Open every backing file now: a directory we cannot write is a
-     * setting error at start-up, not an allocation failure later. */
-    for (unsigned d = 0; d < A.ndirs && file_chunks > 0; d++) {
-        int fd = open_file(d);
-        if (fd < 0) {
-            struct msgbuf m;
-            msg_init(&m);
-            msg_str(&m, "fsmem: FSMEM_DIR=");
-            msg_str(&m, s->dirs[d]);
-            msg_str(&m, ": cannot create a backing file: ");
-            msg_errno(&m, -fd);
-            msg_write(2, &m);
-            return -1;
-        }
-    }
+    /* Backing files are created when the heap first needs one: a program
+     * that stays within the RAM tier never touches the disk. The settings
+     * check has already vetted the directories. */
     return 0;
 }
