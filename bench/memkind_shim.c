@@ -52,15 +52,12 @@ static void *boot_alloc(size_t size, size_t align)
 {
     if (align < 16) align = 16;
     if (size > BOOT_SIZE) return NULL;
+    uintptr_t base = (uintptr_t)boot;
     size_t old = atomic_load(&boot_used), start, end;
-    do {
-        start = (old + 16 + align - 1) & ~(align - 1);
+    do {                             /* align the address, not the offset */
+        start = (size_t)(((base + old + 16 + align - 1) & ~(uintptr_t)(align - 1)) - base);
         end = start + size;
-        if (end > BOOT_SIZE) {
-            say("memkind_shim: bootstrap buffer exhausted\n");
-            errno = ENOMEM;
-            return NULL;
-        }
+        if (end > BOOT_SIZE) return NULL;
     } while (!atomic_compare_exchange_weak(&boot_used, &old, end));
     memcpy(boot + start - 16, &size, sizeof size);
     return boot + start;             /* static storage: already zero */
@@ -80,6 +77,33 @@ static unsigned long env_ulong(const char *name)
     if (!s) return 0;
     for (; *s >= '0' && *s <= '9'; s++) v = v * 10 + (unsigned long)(*s - '0');
     return v;
+}
+
+/* memkind's library destructor finalizes every PMEM kind: it destroys the
+ * arena and unmaps the heap. But the heap is the whole process's malloc
+ * here, and the dynamic linker's exit code (_dl_fini) and later destructors
+ * still use blocks in it (link maps of dlopen'ed objects, for one): the
+ * process would crash on its way out. The kernel frees everything at exit
+ * anyway, so the PMEM destroy hook in memkind's (exported, writable) ops
+ * table is replaced by one that refuses: memkind_finalize() then stops
+ * without touching the kind. We never call memkind_destroy_kind(). */
+extern struct memkind_ops MEMKIND_PMEM_OPS;
+extern int memkind_pmem_destroy(memkind_t kind);
+
+static int keep_kind(memkind_t k)
+{
+    (void)k;
+    return MEMKIND_ERROR_OPERATION_FAILED;
+}
+
+static void keep_heap_at_exit(void)
+{
+    void **slot = (void **)&MEMKIND_PMEM_OPS;
+    void *hook = (void *)memkind_pmem_destroy;
+    int found = 0;
+    for (int i = 0; i < 24; i++)      /* sizeof(struct memkind_ops) in 1.14: 24 pointers */
+        if (slot[i] == hook) { slot[i] = (void *)keep_kind; found++; }
+    if (!found) say("memkind_shim: warning: PMEM destroy hook not found; exit may crash\n");
 }
 
 static void create_kind(void)
@@ -108,6 +132,7 @@ static void create_kind(void)
         atomic_store(&state, 3);
         _exit(127);
     }
+    keep_heap_at_exit();
     kind = k;
     atomic_store(&state, 2);
 }
@@ -123,9 +148,27 @@ static inline int booting(void)
     return atomic_load_explicit(&state, memory_order_acquire) != 2 || in_create;
 }
 
+/* Bootstrap allocation; if the buffer runs out before our constructor,
+ * create the kind early (memkind initialises itself lazily). */
+static void *early_alloc(size_t size, size_t align)
+{
+    void *p = boot_alloc(size, align);
+    if (p || in_create) {
+        if (!p) { say("memkind_shim: bootstrap buffer exhausted\n"); errno = ENOMEM; }
+        return p;
+    }
+    create_kind();
+    if (atomic_load(&state) != 2) { errno = ENOMEM; return NULL; }
+    if (memkind_posix_memalign(kind, &p, align < 16 ? 16 : align, size ? size : 1)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return p;
+}
+
 EXPORT void *malloc(size_t size)
 {
-    if (booting()) return boot_alloc(size, 16);
+    if (booting()) return early_alloc(size, 16);
     void *p = memkind_malloc(kind, size ? size : 1);
     if (!p) errno = ENOMEM;
     return p;
@@ -141,7 +184,11 @@ EXPORT void *calloc(size_t n, size_t size)
 {
     size_t total;
     if (__builtin_mul_overflow(n, size, &total)) { errno = ENOMEM; return NULL; }
-    if (booting()) return boot_alloc(total, 16);
+    if (booting()) {
+        void *p = early_alloc(total, 16);
+        if (p && !is_boot(p)) memset(p, 0, total);     /* static storage is zero already */
+        return p;
+    }
     void *p = memkind_calloc(kind, 1, total ? total : 1);
     if (!p) errno = ENOMEM;
     return p;
@@ -176,7 +223,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
 {
     if (align < sizeof(void *) || (align & (align - 1))) return EINVAL;
     if (booting()) {
-        void *p = boot_alloc(size, align);
+        void *p = early_alloc(size, align);
         if (!p) return ENOMEM;
         *out = p;
         return 0;

@@ -9,13 +9,15 @@
 #   BENCH_QUICK=1         tiny sizes and 1 run: a smoke test of the harness
 #   BENCH_SECTIONS=LIST   comma-separated: inram, outofcore (default both)
 #   BENCH_ALLOCS=LIST     in-RAM allocators (default: glibc jemalloc mimalloc
-#                         memkind fsmem; also known: fsmem-auto, fsmem with
-#                         its default RAM tier)
+#                         memkind fsmem-auto fsmem; fsmem-auto is fsmem with
+#                         its default RAM tier, fsmem has FSMEM_RAM=0)
 #   BENCH_WORKLOADS=LIST  in-RAM workloads (default: larson churn prodcons
 #                         realloc mixed access)
 #   BENCH_THREADS=LIST    thread counts (default: 1 2)
 #   BENCH_OOC=LIST        out-of-core rows (default: glibc mapfile memkind
 #                         fsmem swap; also known: fsmem-auto)
+#   BENCH_OOC_HEAP_MB=N, BENCH_OOC_LIMIT_MB=N   heap and cgroup limit out of
+#                         core (default 2048 and 512; quick: 128 and 32)
 #   BENCH_DIR=DIR         where backing files, the swap file and the dd test
 #                         file go (default $TMPDIR, else /var/tmp; must be a
 #                         disk, not tmpfs)
@@ -33,7 +35,7 @@ ABS_B=$ROOT/$B
 QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 1 ] && RUNS=${BENCH_RUNS:-1} || RUNS=${BENCH_RUNS:-5}
 SECTIONS=,${BENCH_SECTIONS:-inram,outofcore},
-ALLOCS=${BENCH_ALLOCS:-glibc jemalloc mimalloc memkind fsmem}
+ALLOCS=${BENCH_ALLOCS:-glibc jemalloc mimalloc memkind fsmem-auto fsmem}
 WORKLOADS=${BENCH_WORKLOADS:-larson churn prodcons realloc mixed access}
 THREADS=${BENCH_THREADS:-1 2}
 OOC_ROWS=${BENCH_OOC:-glibc mapfile memkind fsmem swap}
@@ -52,10 +54,10 @@ say() { echo "bench: $*" >&2; }
 if [ "$QUICK" = 1 ]; then
     declare -A ARGS=([larson]=2 [churn]=1 [prodcons]=1 [realloc]=1 [mixed]=1
                      [access]="64 2 20000")
-    OOC_LIMIT_MB=64 OOC_HEAP_MB=256 OOC_TOUCHES=500
+    OOC_LIMIT_MB=32 OOC_HEAP_MB=128 OOC_TOUCHES=200
     ACCESS_RUNS=1
 else
-    declare -A ARGS=([larson]=100 [churn]=30 [prodcons]=40 [realloc]=24 [mixed]=20
+    declare -A ARGS=([larson]=100 [churn]=30 [prodcons]=40 [realloc]=24 [mixed]=12
                      [access]="3072 3 200000")
     OOC_LIMIT_MB=512 OOC_HEAP_MB=2048 OOC_TOUCHES=5000
     ACCESS_RUNS=$((RUNS < 3 ? RUNS : 3))
@@ -89,6 +91,9 @@ pick_dir() {
 }
 WORK=$(pick_dir) || { say "no writable disk directory for backing files"; exit 1; }
 WORK=$(cd "$WORK" && pwd -P)
+# Per-run scratch files (stdout, metrics) stay out of $WORK, where the
+# runner counts every file the child holds open as backing store.
+SCRATCH=$(mktemp -d "$ABS_B/.scratch.XXXXXX") || exit 1
 SWAPFILE= SWAP_ON=0 CGROUP=
 cleanup() {
     if [ "$SWAP_ON" = 1 ]; then
@@ -100,7 +105,7 @@ cleanup() {
         local i
         for i in 1 2 3 4 5; do rmdir "$CGROUP" 2>/dev/null && break; sleep 0.5; done
     fi
-    rm -rf "$WORK"
+    rm -rf "$WORK" "$SCRATCH"
 }
 trap cleanup EXIT
 trap 'say interrupted; exit 130' INT TERM HUP
@@ -131,7 +136,7 @@ alloc_setup() {
     fsmem | fsmem-auto)
         [ -f "$ROOT/build/libfsmem.so" ] || RMISSING="build/libfsmem.so does not exist"
         RENV=(-e "LD_PRELOAD=$ROOT/build/libfsmem.so" -e "FSMEM_DIR=$WORK")
-        [ "$1" = fsmem ] && RENV+=(-e FSMEM_RAM=0)
+        [ "$1" = fsmem ] && RENV+=(-e FSMEM_RAM=0) || RENV+=(-e FSMEM_RAM=auto)
         RDISK=(-d "$WORK") ;;
     mapfile) RDISK=(-d "$WORK") ;;
     swap) ;;
@@ -140,7 +145,9 @@ alloc_setup() {
 }
 
 RAW=$B/raw.tsv
-printf 'section\tworkload\tthreads\talloc\trun\tstatus\twall\tuser\tsys\trss_kb\tdisk_kb\tmem_kb\tfoot_kb\tmajflt\tminflt\tchecksum\ttouch\twpass\trpass\trandom\trandom_us\tfree\n' >"$RAW"
+# results of an earlier run must not pass for this one's
+rm -f "$B"/*.tsv "$B"/*.dat "$B"/*.png "$B"/*-table.txt "$B"/last-failure-*.stderr
+printf 'section\tworkload\tthreads\talloc\trun\tstatus\twall\tuser\tsys\trss_kb\tdisk_kb\tmem_kb\tfoot_kb\tmajflt\tminflt\tin_kb\tout_kb\tchecksum\ttouch\twpass\trpass\trandom\trandom_us\tfree\n' >"$RAW"
 
 # run_one SECTION WORKLOAD THREADS ALLOC RUN TIMEOUT [runner options] -- CMD...
 # Runs one measurement and appends its row to raw.tsv; prints a short
@@ -148,9 +155,9 @@ printf 'section\tworkload\tthreads\talloc\trun\tstatus\twall\tuser\tsys\trss_kb\
 run_one() {
     local sec=$1 wl=$2 th=$3 al=$4 run=$5 tmo=$6
     shift 6
-    local m=$WORK/metrics ph=$WORK/phases out=$WORK/stdout
+    local m=$SCRATCH/metrics ph=$SCRATCH/phases out=$SCRATCH/stdout
     rm -f "$m" "$ph" "$out"
-    "$B/runner" -o "$m" -t "$tmo" -e "BENCH_PHASES=$ph" "$@" >"$out" 2>"$WORK/stderr"
+    "$B/runner" -o "$m" -t "$tmo" -e "BENCH_PHASES=$ph" "$@" >"$out" 2>"$SCRATCH/stderr"
     if [ ! -s "$m" ]; then
         echo "status=runner-failed" >"$m"
     fi
@@ -167,15 +174,15 @@ run_one() {
             st = v["status"]
             if (st == "ok" && sum !~ /^[0-9a-f]+$/) st = "no-checksum"
             printf "%s\t%s\t%s\t%s\t%s\t%s", sec, wl, th, al, run, st
-            split("wall user sys rss_kb disk_kb mem_kb foot_kb majflt minflt", K, " ")
-            for (i = 1; i <= 9; i++) printf "\t%s", (K[i] in v) ? v[K[i]] : "-"
+            split("wall user sys rss_kb disk_kb mem_kb foot_kb majflt minflt in_kb out_kb", K, " ")
+            for (i = 1; i <= 11; i++) printf "\t%s", (K[i] in v) ? v[K[i]] : "-"
             printf "\t%s", sum == "" ? "-" : sum
             for (i = 1; i <= n; i++) printf "\t%s", (P[i] in ph) ? ph[P[i]] : "-"
             printf "\n"
         }' FS='\t' "$m" >>"$RAW"
     tail -n 1 "$RAW" | awk -F'\t' '{ if ($6 == "ok") printf "%.2fs", $7; else printf "%s", $6 }'
-    if grep -q . "$WORK/stderr" 2>/dev/null && ! tail -n 1 "$RAW" | awk -F'\t' '$6 == "ok" { exit 0 } { exit 1 }'; then
-        cp "$WORK/stderr" "$B/last-failure-$al-$wl.stderr"
+    if grep -q . "$SCRATCH/stderr" 2>/dev/null && ! tail -n 1 "$RAW" | awk -F'\t' '$6 == "ok" { exit 0 } { exit 1 }'; then
+        cp "$SCRATCH/stderr" "$B/last-failure-$al-$wl.stderr"
     fi
 }
 
@@ -206,7 +213,7 @@ inram() {
                     alloc_setup "$a"
                     if [ -n "$RMISSING" ]; then
                         printf 'inram\t%s\t%s\t%s\t%s\tmissing%s\n' "$wl" "$th" "$a" "$run" \
-                            "$(printf '\t-%.0s' $(seq 16))" >>"$RAW"
+                            "$(printf '\t-%.0s' $(seq 18))" >>"$RAW"
                         res=missing
                     else
                         # shellcheck disable=SC2086
@@ -262,20 +269,26 @@ outofcore() {
     say "out of core: heap $heap MiB in a cgroup limited to $limit MiB; fill, 1 write pass, 1 read pass, $OOC_TOUCHES random page touches"
     make_cgroup "$limit" || return 0
 
-    # The disk's own bandwidth, measured now, on the same file system.
-    local ddf=$WORK/dd.bin count=$((heap < 1024 ? heap : 1024))
-    wr=$(dd_seconds if=/dev/zero of="$ddf" bs=1M count="$count" oflag=direct)
-    rd=$(dd_seconds if="$ddf" of=/dev/null bs=1M iflag=direct)
-    rm -f "$ddf"
-    local wbw rbw
-    wbw=$(awk -v s="$wr" -v c="$count" 'BEGIN { if (s > 0) printf "%.1f", c * 1.048576 / s; else print "-" }')
-    rbw=$(awk -v s="$rd" -v c="$count" 'BEGIN { if (s > 0) printf "%.1f", c * 1.048576 / s; else print "-" }')
-    say "  disk, direct I/O, ${count} MiB: write $wbw MB/s, read $rbw MB/s"
+    # The disk's own bandwidth, measured now, on the same file system: the
+    # best of three request sizes (on a virtual disk the best size varies).
+    local ddf=$WORK/dd.bin count=$((heap < 1024 ? heap : 1024)) bs wbw=0 rbw=0 mbs
+    for bs in 1 4 16; do
+        wr=$(dd_seconds if=/dev/zero of="$ddf" bs=${bs}M count=$((count / bs)) oflag=direct)
+        rd=$(dd_seconds if="$ddf" of=/dev/null bs=${bs}M iflag=direct)
+        rm -f "$ddf"
+        mbs=$(awk -v s="$wr" -v c="$count" 'BEGIN { printf "%.1f", (s > 0 ? c * 1.048576 / s : 0) }')
+        wbw=$(awk -v a="$wbw" -v b="$mbs" 'BEGIN { print ((b + 0 > a + 0) ? b : a) }')
+        mbs=$(awk -v s="$rd" -v c="$count" 'BEGIN { printf "%.1f", (s > 0 ? c * 1.048576 / s : 0) }')
+        rbw=$(awk -v a="$rbw" -v b="$mbs" 'BEGIN { print ((b + 0 > a + 0) ? b : a) }')
+    done
+    [ "$wbw" = 0 ] && wbw=-
+    [ "$rbw" = 0 ] && rbw=-
+    say "  disk, direct I/O, ${count} MiB, best of 1/4/16 MiB requests: write $wbw MB/s, read $rbw MB/s"
 
     for row in $OOC_ROWS; do
         alloc_setup "$row"
         if [ -n "$RMISSING" ]; then
-            printf 'outofcore\taccess\t1\t%s\t1\tmissing%s\n' "$row" "$(printf '\t-%.0s' $(seq 16))" >>"$RAW"
+            printf 'outofcore\taccess\t1\t%s\t1\tmissing%s\n' "$row" "$(printf '\t-%.0s' $(seq 18))" >>"$RAW"
             say "  $row: missing ($RMISSING)"
             continue
         fi
@@ -283,7 +296,7 @@ outofcore() {
         [ "$row" = mapfile ] && args+=("$WORK")
         if [ "$row" = swap ]; then
             if ! swap_on $((heap + 256)); then
-                printf 'outofcore\taccess\t1\tswap\t1\tskipped%s\n' "$(printf '\t-%.0s' $(seq 16))" >>"$RAW"
+                printf 'outofcore\taccess\t1\tswap\t1\tskipped%s\n' "$(printf '\t-%.0s' $(seq 18))" >>"$RAW"
                 continue
             fi
             [ -f "$CGROUP/memory.memsw.limit_in_bytes" ] && echo -1 >"$CGROUP/memory.memsw.limit_in_bytes"
@@ -353,6 +366,8 @@ set grid ytics
 set xtics rotate by -30
 set key outside right top
 set datafile missing '-'
+set datafile separator '\t'
+set format y '%g'
 set arrow from graph 0, first 1 to graph 1, first 1 nohead lw 2 dt 2
 plot for [c=2:*] '$B/inram-plot.dat' using c:xtic(1) title columnheader
 EOF
@@ -370,6 +385,8 @@ set grid ytics
 set xtics rotate by -30
 set key outside right top
 set datafile missing '-'
+set datafile separator '\t'
+set format y '%g'
 set arrow from graph 0, first 1 to graph 1, first 1 nohead lw 2 dt 2
 plot for [c=2:*] '$B/inram-mem.dat' using c:xtic(1) title columnheader
 EOF
@@ -383,10 +400,13 @@ set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set logscale y 10
+set yrange [0.001:*]
 set grid ytics
 set xtics rotate by -30
 set key outside right top
 set datafile missing '-'
+set datafile separator '\t'
+set format y '%g'
 plot for [c=2:*] '$B/inram-access.dat' using c:xtic(1) title columnheader
 EOF
     fi
@@ -399,9 +419,12 @@ set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set logscale y 10
+set yrange [0.01:*]
 set grid ytics
 set key outside right top
 set datafile missing '-'
+set datafile separator '\t'
+set format y '%g'
 plot for [c=2:*] '$B/outofcore-plot.dat' using c:xtic(1) title columnheader
 EOF
     fi

@@ -24,6 +24,8 @@
  *   foot_kb  peak of anonymous + shmem resident memory + those disk blocks
  *            (sampled): RAM and disk in use, each page counted once.
  *   majflt minflt   page faults (rusage)
+ *   in_kb out_kb    block I/O the child caused (rusage inblock/oublock x 512 B;
+ *                   includes page-cache readahead and writeback it started)
  * The child's stdout and stderr are the runner's. Exit status: 0 when the
  * run was measured (whatever its status), 2 on a usage or system error. */
 #define _GNU_SOURCE
@@ -240,11 +242,12 @@ int main(int argc, char **argv)
     uint64_t mem = peak_mem_kb > rss ? peak_mem_kb : rss;
     if (!diskdir) mem = rss;
     fprintf(o, "status=%s\twall=%.4f\tuser=%.3f\tsys=%.3f\trss_kb=%llu\tdisk_kb=%llu\t"
-               "mem_kb=%llu\tfoot_kb=%llu\tmajflt=%ld\tminflt=%ld\n",
+               "mem_kb=%llu\tfoot_kb=%llu\tmajflt=%ld\tminflt=%ld\tin_kb=%ld\tout_kb=%ld\n",
             status, wall, (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6,
             (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6,
             (unsigned long long)rss, (unsigned long long)peak_disk_kb,
-            (unsigned long long)mem, (unsigned long long)peak_foot_kb, ru.ru_majflt, ru.ru_minflt);
+            (unsigned long long)mem, (unsigned long long)peak_foot_kb, ru.ru_majflt, ru.ru_minflt,
+            ru.ru_inblock / 2, ru.ru_oublock / 2);
     if (o != stderr) fclose(o);
     return 0;
 }

@@ -38,7 +38,7 @@ $1 != mode { next }
     if (cnt[wl SUBSEP th SUBSEP s] > best_n[wl SUBSEP th]) {
         best_n[wl SUBSEP th] = cnt[wl SUBSEP th SUBSEP s]; best[wl SUBSEP th] = s
     }
-    split("wall rss_kb mem_kb foot_kb disk_kb majflt touch wpass rpass random random_us free", M, " ")
+    split("wall rss_kb mem_kb foot_kb disk_kb majflt in_kb out_kb touch wpass rpass random random_us free", M, " ")
     for (m in M) if ($col[M[m]] != "-" && $col[M[m]] != "") add(k SUBSEP M[m], $col[M[m]])
 }
 
@@ -72,7 +72,7 @@ function ratio(a, b) { return (a != "" && b != "" && b + 0 > 0) ? a / b : "" }
 function fmt(x, f) { return x == "" ? "-" : sprintf(f, x) }
 
 # ---------------------------------------------------------------- in RAM
-function inram_report(    r, wl, th, a, al, c, w, g, x, hdr, line, metric, mi, label, nmet) {
+function inram_report(    r, wl, th, a, al, c, w, g, x, hdr, line, k, nf) {
     hdr = sprintf("%-16s %9s", "workload", "glibc s")
     for (a = 2; a <= nA; a++) hdr = hdr sprintf(" %10s", A[a])
     print ""
@@ -154,6 +154,18 @@ function inram_report(    r, wl, th, a, al, c, w, g, x, hdr, line, metric, mi, l
     for (r = 1; r <= nrow; r++) print memline[r]
 
     if (nacc) access_report()
+
+    nf = 0
+    for (r = 1; r <= nR; r++) {
+        split(rows[r], x, SUBSEP)
+        for (a = 1; a <= nA; a++) {
+            c = cell(x[1], x[2], A[a])
+            if (c == "ok" || c == "missing" || c == "not-run") continue
+            if (!nf++) { print ""; print "Failed cells (stderr of the last failing run: build/bench/last-failure-ALLOC-WORKLOAD.stderr):" }
+            k = x[1] SUBSEP x[2] SUBSEP A[a]
+            printf "  %-10s %-9s t=%s: %s (%d of %d runs ok)\n", A[a], x[1], x[2], c, nok[k], nruns[k]
+        }
+    }
 }
 
 function access_report(    i, x, wl, th, a, k, c, v, gv, line, m, label, hdr) {
@@ -188,38 +200,45 @@ function access_report(    i, x, wl, th, a, k, c, v, gv, line, m, label, hdr) {
 }
 
 # ---------------------------------------------------------------- out of core
-function outofcore_report(    a, al, k, c, w, sw, swr, line, t, wp, rp, rnd, mbs, comb) {
+function outofcore_report(    a, al, k, c, w, sw, swr, t, wp, rp, rnd, mbf, mbw, mbr, pf, pw, pr, sk) {
     print ""
     printf "Out of core: heap %d MiB of 1 MiB blocks, memory cgroup limit %d MiB, 1 thread, 1 run\n", heap_mb, limit_mb
     printf "Disk, direct I/O in this run: write %s MB/s, read %s MB/s\n", disk_w, disk_r
-    comb = (disk_w + 0 > 0 && disk_r + 0 > 0) ? 1 / (1 / disk_w + 1 / disk_r) : ""
-    print "fill = first touch; wpass = read-modify-write pass (reads the page in, writes it back);"
-    print "rpass = read-only pass; MB/s = heap / time; % disk: rpass vs direct read, wpass vs"
-    print "read+write in series (" fmt(comb, "%.0f") " MB/s); vs swap = swap's time / this row's time"
-    printf "%-10s %8s %8s %8s %8s %7s %8s %7s %9s %8s %9s %9s\n", "method", "status", "total s", "fill s",
-           "wpass s", "% disk", "rpass s", "% disk", "random us", "majflt", "vs swap", "rnd/swap"
+    print "fill = first touch of the whole heap; wpass = read-modify-write pass; rpass = read-only"
+    print "pass; MB/s = heap / time; % = that rate against the disk's direct write (fill) or read"
+    print "(passes) bandwidth; random = ms per random page touch; read/written = GiB of block I/O;"
+    print "x swap = how many times faster than Linux swap on the same disk (> 1: faster)"
+    printf "%-10s %7s %8s %7s %5s %7s %5s %7s %5s %9s %6s %6s %8s %7s %7s\n", "method", "status", "total s",
+           "fill s", "%", "wpass s", "%", "rpass s", "%", "random ms", "read", "writ.", "majflt", "x swap", "rnd x"
     sk = "access" SUBSEP "1" SUBSEP "swap"
     sw = cell("access", 1, "swap") == "ok" ? median(sk SUBSEP "wall") : ""
     swr = cell("access", 1, "swap") == "ok" ? median(sk SUBSEP "random_us") : ""
-    print "method\tstatus\twall_s\tfill_s\twpass_s\twpass_MBps\twpass_pct_disk\trpass_s\trpass_MBps\trpass_pct_disk\trandom_us\tfree_s\tmajflt\trss_kb\tdisk_kb\tfoot_kb\tspeedup_vs_swap\trandom_speedup_vs_swap\tdisk_write_MBps\tdisk_read_MBps" > out_tsv
+    print "method\tstatus\twall_s\tfill_s\tfill_MBps\tfill_pct_disk_write\twpass_s\twpass_MBps\twpass_pct_disk_read\trpass_s\trpass_MBps\trpass_pct_disk_read\trandom_us\tfree_s\tmajflt\tread_kb\twritten_kb\trss_kb\tdisk_kb\tfoot_kb\tspeedup_vs_swap\trandom_speedup_vs_swap\tdisk_write_MBps\tdisk_read_MBps" > out_tsv
     print "method\tfill\twrite pass\tread pass\trandom touches\tfree" > out_plot
     for (a = 1; a <= nA; a++) {
         al = A[a]; k = "access" SUBSEP "1" SUBSEP al; c = cell("access", 1, al)
         if (c != "ok") {
-            printf "%-10s %8s\n", al, c
-            print al, c, "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", disk_w, disk_r > out_tsv
+            printf "%-10s %7s\n", al, c
+            printf "%s\t%s", al, c > out_tsv
+            for (i = 3; i <= 22; i++) printf "\t-" > out_tsv
+            printf "\t%s\t%s\n", disk_w, disk_r > out_tsv
             continue
         }
         w = median(k SUBSEP "wall"); t = median(k SUBSEP "touch")
         wp = median(k SUBSEP "wpass"); rp = median(k SUBSEP "rpass"); rnd = median(k SUBSEP "random_us")
+        mbf = t > 0 ? heap_mb * 1.048576 / t : ""
         mbw = wp > 0 ? heap_mb * 1.048576 / wp : ""
         mbr = rp > 0 ? heap_mb * 1.048576 / rp : ""
-        pw = (mbw != "" && comb != "") ? 100 * mbw / comb : ""
+        pf = (mbf != "" && disk_w + 0 > 0) ? 100 * mbf / disk_w : ""
+        pw = (mbw != "" && disk_r + 0 > 0) ? 100 * mbw / disk_r : ""
         pr = (mbr != "" && disk_r + 0 > 0) ? 100 * mbr / disk_r : ""
-        printf "%-10s %8s %8.2f %8.2f %8.2f %6s%% %8.2f %6s%% %9.1f %8d %9s %9s\n", al, c, w, t, wp, fmt(pw, "%.0f"),
-               rp, fmt(pr, "%.0f"), rnd, median(k SUBSEP "majflt"), fmt(ratio(sw, w), "%.2fx"), fmt(ratio(swr, rnd), "%.2fx")
-        print al, c, w, t, wp, fmt(mbw, "%.1f"), fmt(pw, "%.1f"), rp, fmt(mbr, "%.1f"), fmt(pr, "%.1f"), rnd,
-              median(k SUBSEP "free"), median(k SUBSEP "majflt"), median(k SUBSEP "rss_kb"),
+        printf "%-10s %7s %8.2f %7.2f %5s %7.2f %5s %7.2f %5s %9.3f %6.1f %6.1f %8d %7s %7s\n", al, c, w,
+               t, fmt(pf, "%.0f"), wp, fmt(pw, "%.0f"), rp, fmt(pr, "%.0f"), rnd / 1000,
+               median(k SUBSEP "in_kb") / 1048576, median(k SUBSEP "out_kb") / 1048576,
+               median(k SUBSEP "majflt"), fmt(ratio(sw, w), "%.2f"), fmt(ratio(swr, rnd), "%.2f")
+        print al, c, w, t, fmt(mbf, "%.1f"), fmt(pf, "%.1f"), wp, fmt(mbw, "%.1f"), fmt(pw, "%.1f"),
+              rp, fmt(mbr, "%.1f"), fmt(pr, "%.1f"), rnd, median(k SUBSEP "free"), median(k SUBSEP "majflt"),
+              median(k SUBSEP "in_kb"), median(k SUBSEP "out_kb"), median(k SUBSEP "rss_kb"),
               median(k SUBSEP "disk_kb"), median(k SUBSEP "foot_kb"), fmt(ratio(sw, w), "%.3f"),
               fmt(ratio(swr, rnd), "%.3f"), disk_w, disk_r > out_tsv
         print al, t, wp, rp, median(k SUBSEP "random"), median(k SUBSEP "free") > out_plot
