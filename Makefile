@@ -14,7 +14,7 @@ BASEFLAGS = -std=gnu11 -g $(OPT) -Wall -Wextra -Wshadow -Wno-unused-parameter \
             -fno-builtin-malloc -fno-builtin-calloc -fno-builtin-realloc \
             -fno-builtin-free -fno-strict-aliasing -D_GNU_SOURCE -Iinclude -Isrc
 LIBFLAGS  = $(BASEFLAGS) -fPIC -fvisibility=hidden -ftls-model=initial-exec
-SANFLAGS  = -std=gnu11 -g -O1 -Wall -Wextra -D_GNU_SOURCE -Iinclude -Isrc \
+SANFLAGS  = -std=gnu11 -g -O1 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -Iinclude -Isrc \
             -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=undefined -DFSMEM_NO_INTERPOSE
 
