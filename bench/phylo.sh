@@ -24,7 +24,8 @@
 #                           always run, the others need it)
 #   PHYLO_PHYML_SIZE=TxS    taxa x sites of the PhyML alignment (200x8000)
 #   PHYLO_RAXML_SIZE=TxS    the same for RAxML (200x20000)
-#   PHYLO_FRACTION=N        cgroup limit = peak RSS of (a) / N (default 4)
+#   PHYLO_FRACTION=N        cgroup limit = peak RSS of (a) / N (default 4),
+#                           at least 64 MiB
 #   PHYLO_DIR=DIR           backing files and swap file (default: $TMPDIR,
 #                           else /var/tmp; must be a disk, not tmpfs)
 #   PHYLO_TIMEOUT=S         per run (default 900)
@@ -44,7 +45,7 @@ ROWS=${ROWS//,/ } TOOLS=${TOOLS//,/ }
 FRACTION=${PHYLO_FRACTION:-4}
 TIMEOUT=${PHYLO_TIMEOUT:-900}
 if [ "$QUICK" = 1 ]; then
-    PHYML_SIZE=${PHYLO_PHYML_SIZE:-60x3000} RAXML_SIZE=${PHYLO_RAXML_SIZE:-60x6000}
+    PHYML_SIZE=${PHYLO_PHYML_SIZE:-60x3000} RAXML_SIZE=${PHYLO_RAXML_SIZE:-100x8000}
 else
     PHYML_SIZE=${PHYLO_PHYML_SIZE:-200x8000} RAXML_SIZE=${PHYLO_RAXML_SIZE:-200x20000}
 fi
@@ -281,6 +282,9 @@ for tool in $TOOLS; do
             fi
             done_plain=1 t_plain=$secs peak_plain=$((rss_kib * 1024))
             limit=$(((peak_plain / FRACTION + 1048575) / 1048576 * 1048576))
+            # below this, the program's code and fsmem's own metadata take
+            # most of the cgroup: not a meaningful test
+            [ "$limit" -ge $((64 << 20)) ] || limit=$((64 << 20))
             same=reference
         elif [ "$st" = 0 ]; then
             if identical "$T/plain" "$D" "$tool"; then same=identical; else same=DIFFERENT; fi

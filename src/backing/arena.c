@@ -43,6 +43,8 @@ static struct {
     _Atomic uint64_t punched;
 } A;
 
+/* Bits of /proc/self/pagemap entries, and the thaw state (see
+ * arena_maybe_thaw). */
 #define PM_PRESENT (UINT64_C(1) << 63)
 #define PM_SWAPPED (UINT64_C(1) << 62)
 #define PM_FILE (UINT64_C(1) << 61)
