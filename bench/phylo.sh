@@ -254,9 +254,16 @@ for tool in $TOOLS; do
         run_tool "$tool" "$D" "$CG" "$([ "$row" = fsmem ] && echo fsmem)"
         st=$(cat "$D/status")
         read -r secs rss_kib majflt minflt inblk outblk <"$D/time"
-        cgpeak=- oom=0
+        cgpeak=- oom=0 swpeak=-
         if [ -n "$CG" ]; then
             cgpeak=$(mib "$(cgroup_peak "$CG")")
+            if [ "$row" = swap ]; then   # the most swap the run held
+                if [ -f "$CG/memory.memsw.max_usage_in_bytes" ]; then
+                    swpeak=$(mib $(($(cat "$CG/memory.memsw.max_usage_in_bytes") - $(cgroup_peak "$CG"))))
+                elif [ -f "$CG/memory.swap.peak" ]; then
+                    swpeak=$(mib "$(cat "$CG/memory.swap.peak")")
+                fi
+            fi
             oom=$(cgroup_oom_kills "$CG")
             cgroup_remove "$CG"
             CG=
@@ -295,7 +302,7 @@ for tool in $TOOLS; do
             grep '^fsmem:' "$D/stderr" >"$D/fsmem-stats"
         fi
         printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$row" "$outcome" "$secs" "$ratio" \
-            "$rss_kib" "$cgpeak" "$((inblk * 512))" "$((outblk * 512))" "${lnl:--}" "$same" >>"$ROWS_TSV"
+            "$rss_kib" "$cgpeak/$swpeak" "$((inblk * 512))" "$((outblk * 512))" "${lnl:--}" "$same" >>"$ROWS_TSV"
         say "$tool: ($row) $outcome after ${secs}s$([ "$ratio" != - ] && echo ", x$ratio"), peak RSS $(mib $((rss_kib * 1024)))${lnl:+, lnL $lnl}${sig:+, results $sig}${same:+ ($same)}"
         echo "$limit" >"$T/limit"
     done
@@ -307,7 +314,7 @@ total=$(elapsed "$start_all")
     echo "fsmem phylogenetics benchmark (bench/phylo.sh), $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "machine: $(nproc) cores, $(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM," \
         "Linux $(uname -r), cgroup $(cgroup_version 2>/dev/null || echo none)," \
-        "disk: $(stat -f -c %T "$WORK" | sed 's,ext2/ext3,ext2/3/4,') on $(df --output=source "$WORK" | tail -n 1)"
+        "disk: $(findmnt -n -o FSTYPE -T "$WORK" 2>/dev/null || stat -f -c %T "$WORK") on $(df --output=source "$WORK" | tail -n 1)"
     echo "fsmem $(sed -n 's/^#define FSMEM_VERSION "\(.*\)"/\1/p' include/fsmem.h), $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- src 2>/dev/null || echo '+changes')"
     for tool in $TOOLS; do
         case $tool in
@@ -319,7 +326,8 @@ total=$(elapsed "$start_all")
     done
     echo "rows: (a) plain glibc malloc, no limit; (b) plain in a memory cgroup of 1/$FRACTION of (a)'s peak RSS, no swap;"
     echo "      (c) build/fsmem --dir <disk> --stats in that cgroup; (d) plain in that cgroup with swap allowed (swap file on the same disk)"
-    echo "time x(a): wall time / (a)'s wall time in this run; read/written: the process's block I/O (rusage)"
+    echo "time x(a): wall time / (a)'s wall time in this run; cg mem/swap: the cgroup's peak memory use / peak swap use;"
+    echo "read/written: the process's block I/O (rusage; with fsmem, its backing files, through the page cache)"
     echo
     awk -F'\t' '
         function gb(b) { return b == "" ? "-" : sprintf("%.1fG", b / 1073741824) }
@@ -327,12 +335,12 @@ total=$(elapsed "$start_all")
         BEGIN {
             name["plain"] = "(a) plain, no limit"; name["cgroup"] = "(b) plain, cgroup"
             name["fsmem"] = "(c) fsmem, cgroup"; name["swap"] = "(d) swap, cgroup"
-            printf "%-6s %-20s %-13s %8s %7s %8s %8s %7s %7s %-16s %s\n", "tool", "run", "outcome",
-                "time s", "x(a)", "peak RSS", "cg peak", "read", "written", "log-likelihood", "result vs (a)"
+            printf "%-6s %-20s %-13s %8s %7s %8s %11s %7s %7s %-16s %s\n", "tool", "run", "outcome",
+                "time s", "x(a)", "peak RSS", "cg mem/swap", "read", "written", "log-likelihood", "result vs (a)"
         }
         {
-            printf "%-6s %-20s %-13s %8s %7s %8s %8s %7s %7s %-16s %s\n", $1, name[$2], $3,
-                ($4 == "" ? "-" : $4), ($5 == "" ? "-" : $5), mb($6), ($7 == "" ? "-" : $7),
+            printf "%-6s %-20s %-13s %8s %7s %8s %11s %7s %7s %-16s %s\n", $1, name[$2], $3,
+                ($4 == "" ? "-" : $4), ($5 == "" ? "-" : $5), mb($6), ($7 == "" || $7 == "-/-" ? "-" : $7),
                 gb($8), gb($9), ($10 == "" ? "-" : $10), ($11 == "" ? "-" : $11)
         }' "$ROWS_TSV"
     for tool in $TOOLS; do

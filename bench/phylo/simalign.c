@@ -1,6 +1,6 @@
 /* simalign: writes a simulated alignment in PHYLIP format to stdout, the
- * same bytes for the same arguments on any machine (own RNG, no floating
- * point formatting).
+ * same bytes for the same arguments (own RNG; no floating point in the
+ * output; the only libm call is exp(), for the change probabilities).
  *
  *   simalign dna|aa NTAXA NSITES SEED
  *
@@ -82,7 +82,8 @@ int main(int argc, char **argv)
     parent[nodes - 1] = -1;
     for (long s = 0; s < m; s++)
         rate[s] = (unsigned char)below(4);
-    /* parents have larger numbers than their children: go down from the root */
+    /* parents have larger numbers than their children: go down from the root
+     * (every node's sequence is kept: (2 NTAXA - 1) x NSITES bytes) */
     for (long v = nodes - 1; v >= 0; v--) {
         seq[v] = malloc(m);
         if (!seq[v]) {
@@ -104,7 +105,6 @@ int main(int argc, char **argv)
                 c = (unsigned char)((c + 1 + below(k - 1)) % k);
             seq[v][s] = c;
         }
-        /* an inner node's sequence is needed only until both children have theirs */
     }
     printf("%ld %ld\n", n, m);
     char *line = malloc(m + 1);

@@ -125,7 +125,7 @@ s/ in [0-9.]+ (ms|sec|min)\b//g
 s/\([0-9.]+ (ms|sec)\)//g
 s/test_python_worker_[0-9]+/test_python_worker_PID/g
 s/0x[0-9a-fA-F]+/0xADDR/g' \
-            compare python3-tests python3 "$tmp/python3-tests" \
+            compare python3-tests "$(basename "$PY")" "$tmp/python3-tests" \
             "mkdir tmp && TMPDIR=\$OUT/tmp PYTHONMALLOC=malloc \"$PY\" -m test -v --randseed 1 ${mods[*]} && rm -rf \"\$OUT/tmp\""
         n=$(grep -Ec ' \.\.\. (ok|skipped)' "$tmp/python3-tests/plain.out")
         note "python3-tests: $n test cases, ${#mods[@]} modules"
