@@ -3,7 +3,7 @@
 # Building the library itself needs only a C compiler and make.
 set -eu
 tests="build-essential g++ make python3 perl git sqlite3 gawk coreutils util-linux e2fsprogs procps xz-utils zstd"
-bench="gnuplot-nox libjemalloc2 libmimalloc2.0 libmemkind-dev phyml raxml"
+bench="gnuplot-nox libjemalloc2 libmimalloc2.0 libmemkind-dev phyml raxml time"
 pkgs="$tests"
 [ "${1:-}" = "--bench" ] && pkgs="$tests $bench"
 if [ "$(id -u)" != 0 ]; then
