@@ -92,9 +92,7 @@ static void *take_slot(struct slab *s)
         uint64_t bits = s->free_bits[w];
         if (bits) {
             s->cursor = w;
-            s->free_bits[w] = bits & (bits - 1);
-            s->used++;
-            return (void *)(s->start + ((uintptr_t)w * 64 + (unsigned)__builtin_ctzl(bits)) * s->size);
+            return slab_take(s, w, bits);
         }
     }
     s->cursor = s->nwords ? s->nwords - 1 : 0;

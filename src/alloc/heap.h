@@ -35,17 +35,22 @@ void *heap_alloc_slow(struct heap *h, unsigned cls);
 void heap_free_slow(struct heap *h, struct slab *s);
 void heap_fork(enum fork_phase phase);
 
+/* Takes the lowest free slot of word w, whose bits are non-zero. */
+static inline void *slab_take(struct slab *s, uint32_t w, uint64_t bits)
+{
+    s->free_bits[w] = bits & (bits - 1);
+    s->used++;
+    return (void *)(s->start + ((uintptr_t)w * 64 + (unsigned)__builtin_ctzl(bits)) * s->size);
+}
+
 static inline void *heap_alloc(struct heap *h, unsigned cls)
 {
     struct slab *s = h->current[cls];
     if (__builtin_expect(s != NULL, 1)) {
         uint32_t w = s->cursor;
         uint64_t bits = s->free_bits[w];
-        if (__builtin_expect(bits != 0, 1)) {
-            s->free_bits[w] = bits & (bits - 1);
-            s->used++;
-            return (void *)(s->start + ((uintptr_t)w * 64 + (unsigned)__builtin_ctzl(bits)) * s->size);
-        }
+        if (__builtin_expect(bits != 0, 1))
+            return slab_take(s, w, bits);
     }
     return heap_alloc_slow(h, cls);
 }
