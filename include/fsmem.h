@@ -18,6 +18,16 @@ extern "C" {
 
 #define FSMEM_VERSION "0.1.0"
 
+/* Most directories FSMEM_DIR may list. */
+#define FSMEM_MAX_DIRS 16
+
+struct fsmem_dir_stats {
+    const char *path;         /* the directory, as given in FSMEM_DIR */
+    uint64_t file_bytes;      /* heap address space mapped from it */
+    uint64_t disk_bytes;      /* disk blocks its backing file holds */
+    uint64_t free_bytes;      /* free space left on its filesystem */
+};
+
 struct fsmem_stats {
     uint64_t heap_bytes;      /* bytes of pages handed to the program now */
     uint64_t heap_peak;       /* largest heap_bytes seen */
@@ -32,6 +42,8 @@ struct fsmem_stats {
     const char *ram_source;   /* "memory cgroup", "available memory",
                                  "ulimit -d" or "FSMEM_RAM" */
     unsigned backing_files;   /* open backing files */
+    unsigned dirs;            /* entries used in dir[] */
+    struct fsmem_dir_stats dir[FSMEM_MAX_DIRS];   /* per FSMEM_DIR directory */
 };
 
 struct fsmem_settings {
@@ -50,6 +62,29 @@ int fsmem_get_settings(struct fsmem_settings *out);
 
 /* Writes the FSMEM_STATS summary to a file descriptor. */
 void fsmem_print_stats(int fd);
+
+/* How the program will use a range of its heap, for the pages that live
+ * in files (the RAM tier ignores all but COLD):
+ *   NORMAL      the kernel's default: each page read from disk brings its
+ *               neighbours (read-around, as large as the disk's readahead)
+ *   SEQUENTIAL  read far ahead; pages are dropped soon after use
+ *   RANDOM      read only the page touched: best for scattered access to
+ *               a range far larger than memory
+ *   WILLNEED    start reading the range from disk now
+ *   COLD        not needed for a while: write it out and drop it from
+ *               memory now (the data stays, and is read back when touched)
+ * The advice covers whole pages, so it reaches neighbouring blocks that
+ * share them; it stays with the pages when blocks are freed and reused,
+ * until the next fork (which resets it). Returns 0, or -1 with errno
+ * EINVAL (unknown advice, or a range outside the heap). */
+enum {
+    FSMEM_ADVISE_NORMAL,
+    FSMEM_ADVISE_SEQUENTIAL,
+    FSMEM_ADVISE_RANDOM,
+    FSMEM_ADVISE_WILLNEED,
+    FSMEM_ADVISE_COLD
+};
+int fsmem_advise(void *addr, size_t len, int advice);
 
 #ifdef __cplusplus
 }

@@ -33,6 +33,13 @@ FSMEM_API int fsmem_get_stats(struct fsmem_stats *out)
     out->ram_budget = u.ram_budget;
     out->ram_limit = u.ram_limit;
     out->ram_source = u.ram_source;
+    out->dirs = u.ndirs;
+    for (unsigned d = 0; d < u.ndirs && d < FSMEM_MAX_DIRS; d++) {
+        out->dir[d].path = u.dir[d].path;
+        out->dir[d].file_bytes = u.dir[d].file_bytes;
+        out->dir[d].disk_bytes = u.dir[d].disk_bytes;
+        out->dir[d].free_bytes = u.dir[d].free_bytes;
+    }
     return 0;
 }
 
@@ -111,6 +118,19 @@ FSMEM_API void fsmem_print_stats(int fd)
     line(fd, "used from RAM   ", st.ram_bytes, NULL);
     line(fd, "used from files ", st.file_bytes, NULL);
     line(fd, "disk used now   ", st.disk_bytes, NULL);
+    for (unsigned d = 0; d < st.dirs; d++) {
+        msg_init(&m);
+        msg_str(&m, "fsmem:     ");
+        msg_str(&m, st.dir[d].path);
+        msg_str(&m, ": ");
+        msg_bytes(&m, st.dir[d].file_bytes);
+        msg_str(&m, " of heap, ");
+        msg_bytes(&m, st.dir[d].disk_bytes);
+        msg_str(&m, " on disk, ");
+        msg_bytes(&m, st.dir[d].free_bytes);
+        msg_str(&m, " free");
+        msg_write(fd, &m);
+    }
     line(fd, "punched (freed) ", st.punched_bytes, " given back to the filesystem");
     line(fd, "reserved        ", st.reserve_bytes, " of address space");
     msg_init(&m);

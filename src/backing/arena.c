@@ -31,11 +31,23 @@ struct arena arena;
  *   [frozen_top, mapped)    file pages, MAP_SHARED from the current files
  *   [mapped, end)           reserved only (PROT_NONE)
  * with top <= mapped, and ram_end <= frozen_top when files are in use. */
+/* Where a file chunk lives: which directory's file, and which chunk-sized
+ * slot of it. Set when the chunk is first mapped and never changed, so a
+ * frozen view, a thaw and a fork child all agree on it. */
+struct place {
+    uint32_t slot;
+    uint8_t dir;
+    bool set;
+};
+
 static struct {
     const struct settings *settings;
     unsigned ndirs;
     int fd[SETTINGS_MAX_DIRS];  /* -1 until opened (a fork child reopens) */
-    uint64_t file_len;          /* length of every backing file */
+    uint64_t file_len[SETTINGS_MAX_DIRS];   /* length of each backing file */
+    uint32_t slots_used[SETTINGS_MAX_DIRS]; /* chunks placed in each file */
+    unsigned next_dir;          /* round-robin cursor */
+    struct place *place;        /* one per chunk of the reservation */
     struct ram_budget budget;
     uintptr_t mapped;
     uintptr_t frozen_top;
@@ -58,21 +70,19 @@ static struct {
     int pagemap;              /* /proc/self/pagemap while thawing */
 } T = {.pagemap = -1};
 
-/* Where file chunk i lives: striped round-robin over the directories. */
 static size_t chunk_of(uintptr_t a) { return (a - arena.base) >> CHUNK_SHIFT; }
 static uintptr_t chunk_addr(size_t i) { return arena.base + (i << CHUNK_SHIFT); }
-static size_t first_file_chunk(void) { return chunk_of(arena.ram_end); }
-static unsigned file_dir(uintptr_t a) { return (unsigned)((chunk_of(a) - first_file_chunk()) % A.ndirs); }
+static unsigned file_dir(uintptr_t a) { return A.place[chunk_of(a)].dir; }
 static uint64_t file_offset(uintptr_t a)
 {
     size_t i = chunk_of(a);
-    return ((uint64_t)((i - first_file_chunk()) / A.ndirs) << CHUNK_SHIFT) + (a - chunk_addr(i));
+    return ((uint64_t)A.place[i].slot << CHUNK_SHIFT) + (a - chunk_addr(i));
 }
 
 static int open_file(unsigned d)
 {
     if (A.fd[d] < 0) {
-        int fd = file_create(A.settings->dirs[d], A.file_len);
+        int fd = file_create(A.settings->dirs[d], A.file_len[d]);
         if (fd < 0) {
             /* Said once per directory; the allocation fails with ENOMEM. */
             static bool said[SETTINGS_MAX_DIRS];
@@ -93,6 +103,47 @@ static int open_file(unsigned d)
     return A.fd[d];
 }
 
+static uint64_t disk_margin(void);
+
+static uint64_t free_bytes(int fd)
+{
+    struct statvfs v;
+    return fstatvfs(fd, &v) == 0 ? (uint64_t)v.f_bavail * v.f_frsize : UINT64_MAX;
+}
+
+/* Chooses the directory for file chunk i: round-robin, so the heap is
+ * striped evenly, but passing over a directory whose disk could not take
+ * the chunk while another one can, so that every disk's space is used
+ * before malloc fails. 0, or -1 when no backing file can be opened. */
+static int place_chunk(size_t i)
+{
+    if (A.place[i].set)
+        return 0;
+    int fallback = -1;
+    for (unsigned k = 0; k < A.ndirs; k++) {
+        unsigned d = (A.next_dir + k) % A.ndirs;
+        if (((uint64_t)A.slots_used[d] + 1) << CHUNK_SHIFT > A.file_len[d])
+            continue;
+        int fd = open_file(d);
+        if (fd < 0)
+            continue;
+        if (fallback < 0)
+            fallback = (int)d;
+        if (A.ndirs == 1 || free_bytes(fd) >= CHUNK_SIZE + disk_margin()) {
+            fallback = (int)d;
+            break;
+        }
+    }
+    if (fallback < 0)
+        return -1;
+    /* Short of room everywhere: the chunk still goes somewhere, and its
+     * reservations fail (ENOMEM) when the disk is really full. */
+    unsigned d = (unsigned)fallback;
+    A.place[i] = (struct place){.slot = A.slots_used[d]++, .dir = (uint8_t)d, .set = true};
+    A.next_dir = (d + 1) % A.ndirs;
+    return 0;
+}
+
 /* Maps [mapped, next chunk boundary): RAM or shared file pages. */
 static int map_next(void)
 {
@@ -110,6 +161,8 @@ static int map_next(void)
             return map_next();
         }
     } else {
+        if (place_chunk(chunk_of(start)) != 0)
+            return -1;
         int fd = open_file(file_dir(start));
         if (fd < 0)
             return -1;
@@ -134,8 +187,7 @@ static uint64_t disk_margin(void)
 
 static int reserve_with_margin(int fd, uint64_t off, uint64_t len)
 {
-    struct statvfs v;
-    if (fstatvfs(fd, &v) == 0 && (uint64_t)v.f_bavail * v.f_frsize < len + disk_margin())
+    if (free_bytes(fd) < len + disk_margin())
         return ENOSPC;
     return file_reserve(fd, off, len);
 }
@@ -234,6 +286,30 @@ bool arena_decommit(uintptr_t start, size_t len)
     bool zero = true;
     for_pieces(start, start + len, decommit_piece, &zero);
     return zero;
+}
+
+static int advise_piece(enum piece kind, uintptr_t start, size_t len, void *ctx)
+{
+    static const int on_file[] = {
+        [ADVICE_NORMAL] = MADV_NORMAL, [ADVICE_SEQUENTIAL] = MADV_SEQUENTIAL,
+        [ADVICE_RANDOM] = MADV_RANDOM, [ADVICE_WILLNEED] = MADV_WILLNEED,
+        [ADVICE_COLD] = MADV_PAGEOUT,
+    };
+    enum arena_advice how = *(enum arena_advice *)ctx;
+    /* Anonymous memory has no swap to read ahead from or write out to
+     * here; COLD still lets reclaim take it first. */
+    if (kind == PIECE_RAM)
+        return how == ADVICE_COLD && madvise((void *)start, len, MADV_COLD) != 0 ? errno : 0;
+    /* Reclaim on behalf of a process drops clean file pages only: write
+     * the dirty ones first. */
+    if (how == ADVICE_COLD && kind == PIECE_SHARED && msync((void *)start, len, MS_SYNC) != 0)
+        return errno;
+    return madvise((void *)start, len, on_file[how]) != 0 ? errno : 0;
+}
+
+int arena_advise(uintptr_t start, size_t len, enum arena_advice how)
+{
+    return for_pieces(start, start + len, advise_piece, &how);
 }
 
 static int freeze_piece(enum piece kind, uintptr_t start, size_t len, void *ctx)
@@ -395,11 +471,23 @@ void arena_usage(struct arena_usage *u)
     u->file_bytes = arena.top > arena.ram_end ? arena.top - arena.ram_end : 0;
     u->disk_bytes = 0;
     u->files = 0;
+    u->ndirs = A.ndirs;
     for (unsigned d = 0; d < A.ndirs; d++) {
+        struct arena_dir_usage *du = &u->dir[d];
+        du->path = A.settings->dirs[d];
+        du->file_bytes = du->disk_bytes = 0;
+        struct statvfs v;
+        du->free_bytes = statvfs(du->path, &v) == 0 ? (uint64_t)v.f_bavail * v.f_frsize : 0;
         if (A.fd[d] >= 0) {
-            u->disk_bytes += file_disk_bytes(A.fd[d]);
+            du->disk_bytes = file_disk_bytes(A.fd[d]);
+            u->disk_bytes += du->disk_bytes;
             u->files++;
         }
+    }
+    for (uintptr_t a = arena.ram_end; a < arena.top; a = chunk_addr(chunk_of(a) + 1)) {
+        uintptr_t stop = chunk_addr(chunk_of(a) + 1);
+        if (A.place[chunk_of(a)].set)
+            u->dir[file_dir(a)].file_bytes += (stop < arena.top ? stop : arena.top) - a;
     }
     u->punched_bytes = atomic_load_explicit(&A.punched, memory_order_relaxed);
     u->ram_budget = arena.ram_end - arena.base;
@@ -480,7 +568,27 @@ int arena_init(const struct settings *s)
         msg_write(2, &m);
     }
     arena.nchunks = ram_chunks + file_chunks;
-    A.file_len = (uint64_t)((arena.nchunks + A.ndirs - 1) / A.ndirs) << CHUNK_SHIFT;
+    /* Each file may hold as many chunks as its filesystem (so a large disk
+     * can take over from a full one), within the heap and ulimit -f. */
+    for (unsigned d = 0; d < A.ndirs; d++) {
+        uint64_t chunks = arena.nchunks;
+        struct statvfs v;
+        if (statvfs(s->dirs[d], &v) == 0) {
+            uint64_t fs = ((uint64_t)v.f_blocks * v.f_frsize + CHUNK_SIZE - 1) >> CHUNK_SHIFT;
+            if (fs < chunks)
+                chunks = fs;
+        }
+        if (getrlimit(RLIMIT_FSIZE, &fl) == 0 && fl.rlim_cur != RLIM_INFINITY &&
+            (fl.rlim_cur >> CHUNK_SHIFT) < chunks)
+            chunks = fl.rlim_cur >> CHUNK_SHIFT;
+        A.file_len[d] = (chunks ? chunks : 1) << CHUNK_SHIFT;
+    }
+    A.place = mmap(NULL, arena.nchunks * sizeof *A.place, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (A.place == MAP_FAILED) {
+        msg_warn("cannot allocate the heap's chunk table", NULL, NULL);
+        return -1;
+    }
 
     size_t len = arena.nchunks << CHUNK_SHIFT;
     char *p = mmap(NULL, len + CHUNK_SIZE, PROT_NONE,

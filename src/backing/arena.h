@@ -4,7 +4,8 @@
  * committed) for the whole heap. It is carved into CHUNK-sized chunks that
  * are mapped on demand, in address order: the first ones from anonymous
  * memory when a RAM tier is configured, the rest MAP_SHARED from backing
- * files, striped round-robin over the FSMEM_DIR directories. A pointer is
+ * files, striped round-robin over the FSMEM_DIR directories (a directory
+ * whose disk is full is passed over while another one has room). A pointer is
  * ours exactly when it lies in [base, top).
  *
  * This is the only code that maps memory for the heap or touches backing
@@ -72,12 +73,26 @@ void arena_fork_child(void);
  * see them (cheap to call often; checks at most every 50 ms). */
 void arena_maybe_thaw(void);
 
+enum arena_advice { ADVICE_NORMAL, ADVICE_SEQUENTIAL, ADVICE_RANDOM, ADVICE_WILLNEED, ADVICE_COLD };
+/* Passes an access hint for [start, start+len) (page-aligned, below top)
+ * to the kernel; 0 or an errno value. Caller holds the page lock. */
+int arena_advise(uintptr_t start, size_t len, enum arena_advice how);
+
+struct arena_dir_usage {
+    const char *path;
+    uint64_t file_bytes;      /* heap bytes mapped from this directory's file */
+    uint64_t disk_bytes;      /* disk blocks that file holds */
+    uint64_t free_bytes;      /* free space on the directory's filesystem */
+};
+
 struct arena_usage {
     uint64_t ram_bytes, file_bytes, disk_bytes, punched_bytes;
     uint64_t ram_budget;      /* RAM tier size in use */
     uint64_t ram_limit;       /* the limit it was derived from */
     const char *ram_source;   /* where that limit came from */
     unsigned files;
+    unsigned ndirs;
+    struct arena_dir_usage dir[SETTINGS_MAX_DIRS];
 };
 void arena_usage(struct arena_usage *u);
 

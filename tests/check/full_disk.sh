@@ -8,7 +8,7 @@
 # block by another process between malloc and the first write is a known
 # gap: docs/GUARANTEES.md.)
 . "$(dirname "$0")/../lib.sh"
-need_file "$BUILD/tests/fill" "$BUILD/tests/static/fill" "$BUILD/libfsmem.so"
+need_file "$BUILD/tests/fill" "$BUILD/tests/static/fill" "$BUILD/tests/bigheap" "$BUILD/libfsmem.so"
 
 [ "$(id -u)" = 0 ] || skip "needs root to loop-mount a small ext4 filesystem"
 for t in mkfs.ext4 mount umount losetup; do
@@ -122,4 +122,25 @@ note "fsmem preloaded, FSMEM_RAM=0"
 run_fill preloaded no "${P[@]}"
 note "fsmem statically linked, FSMEM_RAM=0"
 run_fill static no "${S[@]}"
+# Striping over a nearly full disk and a roomy one: the heap outgrows the
+# small disk's free space, so the stripes must move over to the other
+# directory instead of failing; the summary reports each directory.
+big=$work/big
+mkdir "$big" || fail "mkdir $big"
+heap_mib=$(((base_avail >> 20) * 2))
+note "striped over $mnt ($((base_avail >> 20)) MiB free) and $big: a $heap_mib MiB heap"
+env LD_PRELOAD="$BUILD/libfsmem.so" FSMEM_RAM=0 FSMEM_DIR="$mnt:$big" FSMEM_STATS="$work/stats" \
+    "$BUILD/tests/bigheap" "$heap_mib" >"$work/out" 2>"$work/err"
+st=$?
+[ "$st" -eq 0 ] || fail "striped heap: bigheap $(describe_status $st): $(tail -n 3 "$work/out" "$work/err")"
+grep -q '^ok' "$work/out" || fail "striped heap: no 'ok' from bigheap"
+summary=$(grep -A 12 'summary for bigheap' "$work/stats")
+sed -n 's/^fsmem:     /  /p' <<<"$summary"
+heap_in() { sed -n "s|^fsmem:     $1: \([0-9.]*[KMGT]\?B\?\) of heap.*|\1|p" <<<"$summary"; }
+small_part=$(heap_in "$mnt") big_part=$(heap_in "$big")
+[ -n "$small_part" ] && [ -n "$big_part" ] || fail "striped heap: the summary has no line per directory"
+case $small_part in 0B) fail "striped heap: nothing was placed in $mnt" ;; esac
+case $big_part in 0B) fail "striped heap: nothing was placed in $big" ;; esac
+left=$(ls -A "$mnt" "$big" | grep -vx -e ballast -e lost+found -e '' -e "$mnt:" -e "$big:")
+[ -z "$left" ] || fail "striped heap: files left behind: $left"
 echo "full_disk: all runs passed"
