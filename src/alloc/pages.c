@@ -363,7 +363,7 @@ void pages_free(struct run *r)
 static void release_large(struct run *r)
 {
     size_t dirty = r->npages;
-    size_t min = arena_in_ram(r->start) ? PUNCH_MIN_RAM : PUNCH_MIN_FILE;
+    size_t min = arena_disk_tight(r->start) ? PUNCH_MIN_TIGHT : PUNCH_MIN;
     if ((r->npages << PAGE_SHIFT) >= min) {
         bool zero = arena_decommit(r->start, r->npages << PAGE_SHIFT);
         lock_acquire(&page_lock);

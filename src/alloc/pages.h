@@ -25,13 +25,16 @@
 #include "util/lock.h"
 
 #define PAGES_PER_CHUNK (CHUNK_SIZE / PAGE_SIZE)
-/* Freed blocks at least this big are given back at once: punched out of
+/* Freed blocks at least PUNCH_MIN are given back at once: punched out of
  * their file, so the kernel never writes their dead pages back, or
- * dropped from the RAM tier. RAM keeps smaller ones longer because there
- * is no writeback to save and every page given back costs a fault when
- * it is used again. */
-#define PUNCH_MIN_FILE ((size_t)1 << 20)
-#define PUNCH_MIN_RAM ((size_t)32 << 20)
+ * dropped from the RAM tier. Smaller ones are kept for reuse and purged
+ * in batches (below): giving a block back costs a system call, and a
+ * fault per page (on files, a read-around of zeros) when it is used
+ * again. When the disk is short of room, every file-backed block from
+ * PUNCH_MIN_TIGHT up is punched at once, so that freed memory never
+ * holds disk that the next allocation needs. */
+#define PUNCH_MIN ((size_t)32 << 20)
+#define PUNCH_MIN_TIGHT ((size_t)1 << 20)
 /* Other dirty free pages are given back in batches, dirtiest runs of at
  * least PURGE_MIN_RUN first: those dirty for PURGE_AGE_MS once they pass
  * the soft limit (an eighth of the live heap, PURGE_FLOOR at least), any

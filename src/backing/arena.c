@@ -22,6 +22,9 @@ struct arena arena;
 /* Disk is reserved this far beyond the top at a time, so that a heap
  * growing by small slabs does not make one fallocate call per slab. */
 #define COMMIT_AHEAD ((size_t)2 << 20)
+/* Below this much free disk (beside the margin), freed file-backed blocks
+ * are punched out at once rather than kept for reuse. */
+#define DISK_TIGHT ((uint64_t)1 << 30)
 /* Free disk always left beside the heap's reservations (see disk_margin). */
 #define FULL_DISK_MARGIN ((uint64_t)8 << 20)
 
@@ -47,6 +50,7 @@ static struct {
     uint64_t file_len[SETTINGS_MAX_DIRS];   /* length of each backing file */
     uint32_t slots_used[SETTINGS_MAX_DIRS]; /* chunks placed in each file */
     unsigned next_dir;          /* round-robin cursor */
+    _Atomic bool disk_tight[SETTINGS_MAX_DIRS];   /* see arena_disk_tight */
     struct place *place;        /* one per chunk of the reservation */
     struct ram_budget budget;
     uintptr_t mapped;
@@ -185,9 +189,13 @@ static uint64_t disk_margin(void)
     return FULL_DISK_MARGIN + ((arena.top - arena.base) >> 7);
 }
 
-static int reserve_with_margin(int fd, uint64_t off, uint64_t len)
+static int reserve_with_margin(unsigned dir, uint64_t off, uint64_t len)
 {
-    if (free_bytes(fd) < len + disk_margin())
+    int fd = A.fd[dir];
+    uint64_t avail = free_bytes(fd);
+    atomic_store_explicit(&A.disk_tight[dir], avail < len + disk_margin() + DISK_TIGHT,
+                          memory_order_relaxed);
+    if (avail < len + disk_margin())
         return ENOSPC;
     return file_reserve(fd, off, len);
 }
@@ -225,7 +233,7 @@ static int reserve_piece(enum piece kind, uintptr_t start, size_t len, void *ctx
 {
     if (kind != PIECE_SHARED)
         return 0;
-    return reserve_with_margin(A.fd[file_dir(start)], file_offset(start), len);
+    return reserve_with_margin(file_dir(start), file_offset(start), len);
 }
 
 void *arena_grow(size_t len)
@@ -254,6 +262,12 @@ void *arena_grow(size_t len)
     }
     arena.top = top;
     return (void *)old;
+}
+
+bool arena_disk_tight(uintptr_t a)
+{
+    return a >= arena.ram_end && A.place[chunk_of(a)].set &&
+           atomic_load_explicit(&A.disk_tight[file_dir(a)], memory_order_relaxed);
 }
 
 int arena_commit(uintptr_t start, size_t len)
@@ -310,6 +324,20 @@ static int advise_piece(enum piece kind, uintptr_t start, size_t len, void *ctx)
 int arena_advise(uintptr_t start, size_t len, enum arena_advice how)
 {
     return for_pieces(start, start + len, advise_piece, &how);
+}
+
+static int zero_piece(enum piece kind, uintptr_t start, size_t len, void *ctx)
+{
+    if (kind == PIECE_RAM)
+        return madvise((void *)start, len, MADV_DONTNEED) != 0;
+    if (kind == PIECE_SHARED)
+        return file_zero(A.fd[file_dir(start)], file_offset(start), len) != 0;
+    return 1;   /* a frozen view would fall back to the file's old data */
+}
+
+bool arena_zero(uintptr_t start, size_t len)
+{
+    return for_pieces(start, start + len, zero_piece, NULL) == 0;
 }
 
 static int freeze_piece(enum piece kind, uintptr_t start, size_t len, void *ctx)

@@ -65,6 +65,17 @@ int arena_commit(uintptr_t start, size_t len);
  * when the range now reads as zero. */
 bool arena_decommit(uintptr_t start, size_t len);
 
+/* Makes a range read as zero without writing it: RAM pages are dropped,
+ * file ranges zeroed by the filesystem with their disk blocks kept. Returns
+ * false when some part could not be (the caller writes zeros instead).
+ * Caller holds the page lock. */
+bool arena_zero(uintptr_t start, size_t len);
+
+/* True when a is file-backed and its directory's disk is short of room
+ * (less than DISK_TIGHT free at its last reservation): freed blocks there
+ * give their disk back at once. */
+bool arena_disk_tight(uintptr_t a);
+
 /* Before fork (allocator locked): make parent and child stop sharing
  * writable file pages. After it, in the child: files of its own. */
 void arena_freeze(void);

@@ -76,6 +76,15 @@ int file_punch(int fd, uint64_t off, uint64_t len)
     return 0;
 }
 
+int file_zero(int fd, uint64_t off, uint64_t len)
+{
+    while (fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) != 0) {
+        if (errno != EINTR)
+            return errno;
+    }
+    return 0;
+}
+
 uint64_t file_disk_bytes(int fd)
 {
     struct stat st;

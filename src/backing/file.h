@@ -21,6 +21,10 @@ int file_reserve(int fd, uint64_t off, uint64_t len);
  * 0 or an errno value. */
 int file_punch(int fd, uint64_t off, uint64_t len);
 
+/* Makes [off, off+len) read as zero and keeps its disk blocks reserved
+ * (the kernel drops the cached pages). 0 or an errno value. */
+int file_zero(int fd, uint64_t off, uint64_t len);
+
 /* Disk bytes the file holds now. */
 uint64_t file_disk_bytes(int fd);
 
