@@ -193,6 +193,12 @@ static int reserve_with_margin(unsigned dir, uint64_t off, uint64_t len)
 {
     int fd = A.fd[dir];
     uint64_t avail = free_bytes(fd);
+    /* The filesystem counts blocks it may need for dirty pages (extent
+     * records) as taken until they are written back: on a tight disk,
+     * write back before calling it full. */
+    if (avail < len + disk_margin() && atomic_load_explicit(&A.disk_tight[dir], memory_order_relaxed) &&
+        fdatasync(fd) == 0)
+        avail = free_bytes(fd);
     atomic_store_explicit(&A.disk_tight[dir], avail < len + disk_margin() + DISK_TIGHT,
                           memory_order_relaxed);
     if (avail < len + disk_margin())
@@ -228,12 +234,29 @@ static int for_pieces(uintptr_t start, uintptr_t end, piece_fn fn, void *ctx)
     return 0;
 }
 
-/* Private views and RAM need no disk: only shared pages are reserved. */
+/* Private views and RAM need no disk: only shared pages are reserved.
+ *
+ * fallocate leaves unwritten extents, and the first write through the
+ * mapping still makes the filesystem split and convert them, which can
+ * need a block or two of its own. If another process has taken the last
+ * free block by then, that write fault is a SIGBUS. On a disk short of
+ * room the pages are therefore write-faulted now (MADV_POPULATE_WRITE),
+ * where a failure is an error code and the allocation fails instead.
+ * On a roomy disk this is not worth its price (the pages become dirty
+ * zeros in memory, written back even if the program never uses them). */
 static int reserve_piece(enum piece kind, uintptr_t start, size_t len, void *ctx)
 {
     if (kind != PIECE_SHARED)
         return 0;
-    return reserve_with_margin(file_dir(start), file_offset(start), len);
+    unsigned dir = file_dir(start);
+    int err = reserve_with_margin(dir, file_offset(start), len);
+    if (err || !atomic_load_explicit(&A.disk_tight[dir], memory_order_relaxed))
+        return err;
+    if (madvise((void *)start, len, MADV_POPULATE_WRITE) != 0 && errno != EINVAL) {
+        file_punch(A.fd[dir], file_offset(start), len);
+        return ENOSPC;
+    }
+    return 0;
 }
 
 void *arena_grow(size_t len)

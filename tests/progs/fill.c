@@ -1,6 +1,7 @@
 /* fill: malloc on a filesystem that fills up.
  *
- *   fill DIR          DIR: the backing directory (FSMEM_DIR), for statvfs
+ *   fill DIR [AGAIN]  DIR: the backing directory (FSMEM_DIR), for statvfs;
+ *                     AGAIN: the percentage of step 4 (default 90)
  *
  * 1. Allocates blocks of mixed sizes (small, tens of KiB, 1-8 MiB) without
  *    touching them until malloc returns NULL, then keeps going with smaller
@@ -15,7 +16,7 @@
  *    df meanwhile).
  * 4. Frees every other block; the disk space of the big ones must come
  *    back (statvfs), and allocating the same sizes again must mostly
- *    succeed (at least 90% of the bytes freed), with the memory writable.
+ *    succeed (at least AGAIN% of the bytes freed), with the memory writable.
  *    The blocks that were kept must still hold their data.
  * Bookkeeping lives in mmap'ed memory, not in the heap under test.
  * Exits 0 with "fill: ok ...", 1 with "fill: FAIL ..." on stderr. */
@@ -37,6 +38,7 @@ struct blk {
 };
 
 static struct blk *b;
+static int again_percent;
 static size_t nb;
 static const char *dir;
 
@@ -119,11 +121,12 @@ static int take(size_t n)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: fill DIR\n");
+    if (argc != 2 && argc != 3) {
+        fprintf(stderr, "usage: fill DIR [AGAIN_PERCENT]\n");
         return 2;
     }
     dir = argv[1];
+    again_percent = argc == 3 ? atoi(argv[2]) : 90;
     setvbuf(stdout, NULL, _IONBF, 0);
     b = mmap(NULL, MAXBLK * sizeof *b, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
              -1, 0);
@@ -206,7 +209,7 @@ int main(int argc, char **argv)
         check_blk(k, "allocated again after freeing");
     for (size_t k = 0; k < nfull; k += 2)
         check_blk(k, "kept block after the others were freed and reallocated");
-    if (again * 10 < freed * 9)
+    if (again * 100 < freed * (uint64_t)again_percent)
         die("after freeing %llu bytes only %llu could be allocated again (%zu of %zu "
             "allocations failed)", (unsigned long long)freed, (unsigned long long)again,
             failed, nagain);
