@@ -107,10 +107,12 @@ static void *retire_current(struct heap *h, struct slab *s)
     h->current[s->cls] = NULL;
     s->listed = false;
     atomic_store(&s->state, SLAB_FULL);
-    /* A remote free may have landed between the merge and the store. */
+    /* A remote free may have landed between the merge and the store. Its
+     * bit, not the count, decides: a count raised by a free whose bit is
+     * not out yet would send this loop round and round until it is, while
+     * that free will see FULL and queue the slab itself. */
     uint32_t full = SLAB_FULL;
-    if (atomic_load(&s->remote_count) &&
-        atomic_compare_exchange_strong(&s->state, &full, SLAB_ACTIVE)) {
+    if (slab_has_remote(s) && atomic_compare_exchange_strong(&s->state, &full, SLAB_ACTIVE)) {
         s->listed = true;
         h->current[s->cls] = s;
         slab_merge_remote(s);

@@ -66,15 +66,30 @@ uint32_t slab_merge_remote(struct slab *s)
     return freed;
 }
 
+bool slab_has_remote(struct slab *s)
+{
+    for (uint32_t w = 0; w < s->nwords; w++)
+        if (atomic_load(&s->remote_bits[w]))
+            return true;
+    return false;
+}
+
 void slab_free_remote(struct slab *s, uint32_t slot)
 {
     uint64_t bit = UINT64_C(1) << (slot & 63);
     if (__atomic_load_n(&s->free_bits[slot >> 6], __ATOMIC_RELAXED) & bit)
         msg_fatal_ptr("double free of", (void *)(s->start + (uintptr_t)slot * s->size));
-    uint64_t old = atomic_fetch_or_explicit(&s->remote_bits[slot >> 6], bit, memory_order_release);
+    /* Count first, bit second: once the bit is out, the owner may merge
+     * it, find the slab empty and recycle its record, so a late increment
+     * would land on another slab and leave it a count with no bit behind
+     * it. This way the count is never below the bits pending. */
+    atomic_fetch_add(&s->remote_count, 1);
+    uint64_t old = atomic_fetch_or(&s->remote_bits[slot >> 6], bit);
     if (old & bit)
         msg_fatal_ptr("double free of", (void *)(s->start + (uintptr_t)slot * s->size));
-    atomic_fetch_add(&s->remote_count, 1);
+    /* Only the state is read after the bit: a recycled record is never
+     * FULL while its slots are all free, so at worst a slab of the new
+     * owner is queued early, which drain_ready tolerates. */
     uint32_t full = SLAB_FULL;
     if (atomic_load(&s->state) == SLAB_FULL &&
         atomic_compare_exchange_strong(&s->state, &full, SLAB_QUEUED))

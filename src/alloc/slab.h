@@ -12,8 +12,11 @@
  * A slab the owner finds exhausted is unlisted and marked SLAB_FULL. The
  * first remote free into a full slab moves it to SLAB_QUEUED and pushes it
  * on the owner's ready stack, where the owner finds it again. Both sides
- * publish first and look second (sequentially consistent), so a slab
- * cannot be left full with a pending remote free that nobody saw. */
+ * publish first and look second (sequentially consistent): the remote
+ * thread sets its bit, then reads the state; the owner stores FULL, then
+ * looks for bits. So a slab cannot be left full with a pending remote
+ * free that nobody saw. remote_count only says whether to look: it is
+ * raised before the bit is set and lowered after the bit is merged. */
 #ifndef FSMEM_ALLOC_SLAB_H
 #define FSMEM_ALLOC_SLAB_H
 
@@ -67,6 +70,9 @@ static inline bool slab_slot_free(struct slab *s, uint32_t slot)
              atomic_load_explicit(&s->remote_bits[slot >> 6], memory_order_relaxed)) & bit) != 0;
 }
 
+/* Whether a remote free's bit is waiting (sequentially consistent loads:
+ * see retire_current). Owner only. */
+bool slab_has_remote(struct slab *s);
 /* free() from a thread other than the owner. */
 void slab_free_remote(struct slab *s, uint32_t slot);
 
