@@ -7,7 +7,7 @@
 # Environment:
 #   BENCH_RUNS=N          runs per cell, median reported (default 5; access 3)
 #   BENCH_QUICK=1         tiny sizes and 1 run: a smoke test of the harness
-#   BENCH_SECTIONS=LIST   comma-separated: inram, outofcore (default both)
+#   BENCH_SECTIONS=LIST   comma-separated: inram, outofcore, growth (default all)
 #   BENCH_ALLOCS=LIST     in-RAM allocators (default: glibc jemalloc mimalloc
 #                         memkind fsmem-auto fsmem; fsmem-auto is fsmem with
 #                         its default RAM tier, fsmem has FSMEM_RAM=0)
@@ -23,9 +23,18 @@
 #                         disk, not tmpfs)
 #   BENCH_TIMEOUT=S       per-run limit in RAM (default 300 s)
 #   BENCH_OOC_TIMEOUT=S   per-row limit out of core (default 600 s)
+#   BENCH_GROWTH=LIST     growth rows (default: glibc fsmem fsmem-ram0 mapfile
+#                         swap; fsmem is FSMEM_RAM unset, fsmem-ram0 has 0)
+#   BENCH_GROWTH_LIMIT_MB=N    cgroup limit of the growth section (default
+#                         512; quick: 32)
+#   BENCH_GROWTH_FACTORS=LIST  heaps as multiples of that limit (default
+#                         "0.25 0.5 1 2 4"; quick: "0.5 2")
+#   BENCH_GROWTH_TIMEOUT=S     per-run limit in the growth section (default
+#                         300 s); a row that times out skips larger heaps
 #
-# Output in build/bench/: raw.tsv (every run), inram.tsv and outofcore.tsv
-# (medians and ratios), *-table.txt (the tables printed here), *.png.
+# Output in build/bench/: raw.tsv (every run), inram.tsv, outofcore.tsv and
+# growth.tsv (medians and ratios), *-table.txt (the tables printed here),
+# *.png.
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
@@ -34,17 +43,22 @@ ABS_B=$ROOT/$B
 
 QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 1 ] && RUNS=${BENCH_RUNS:-1} || RUNS=${BENCH_RUNS:-5}
-SECTIONS=,${BENCH_SECTIONS:-inram,outofcore},
+SECTIONS=,${BENCH_SECTIONS:-inram,outofcore,growth},
 ALLOCS=${BENCH_ALLOCS:-glibc jemalloc mimalloc memkind fsmem-auto fsmem}
 WORKLOADS=${BENCH_WORKLOADS:-larson churn prodcons realloc mixed access}
 THREADS=${BENCH_THREADS:-1 2}
 OOC_ROWS=${BENCH_OOC:-glibc mapfile memkind fsmem swap}
+GROWTH_ROWS=${BENCH_GROWTH:-glibc fsmem fsmem-ram0 mapfile swap}
 TIMEOUT=${BENCH_TIMEOUT:-300}
 OOC_TIMEOUT=${BENCH_OOC_TIMEOUT:-600}
+GROWTH_TIMEOUT=${BENCH_GROWTH_TIMEOUT:-300}
 ALLOCS=${ALLOCS//,/ } WORKLOADS=${WORKLOADS//,/ } THREADS=${THREADS//,/ } OOC_ROWS=${OOC_ROWS//,/ }
+GROWTH_ROWS=${GROWTH_ROWS//,/ }
 # glibc is the baseline of every ratio: always measured, always first.
 ALLOCS="glibc $(for a in $ALLOCS; do [ "$a" != glibc ] && printf '%s ' "$a"; done)"
 ALLOCS=${ALLOCS% }
+GROWTH_ROWS="glibc $(for a in $GROWTH_ROWS; do [ "$a" != glibc ] && printf '%s ' "$a"; done)"
+GROWTH_ROWS=${GROWTH_ROWS% }
 
 say() { echo "bench: $*" >&2; }
 
@@ -55,15 +69,26 @@ if [ "$QUICK" = 1 ]; then
     declare -A ARGS=([larson]=2 [churn]=1 [prodcons]=1 [realloc]=1 [mixed]=1
                      [access]="64 2 20000")
     OOC_LIMIT_MB=32 OOC_HEAP_MB=128 OOC_TOUCHES=200
+    GROWTH_LIMIT_MB=32 GROWTH_FACTORS="0.5 2"
     ACCESS_RUNS=1
 else
     declare -A ARGS=([larson]=100 [churn]=30 [prodcons]=40 [realloc]=24 [mixed]=12
                      [access]="3072 3 200000")
     OOC_LIMIT_MB=512 OOC_HEAP_MB=2048 OOC_TOUCHES=5000
+    GROWTH_LIMIT_MB=512 GROWTH_FACTORS="0.25 0.5 1 2 4"
     ACCESS_RUNS=$((RUNS < 3 ? RUNS : 3))
 fi
 OOC_LIMIT_MB=${BENCH_OOC_LIMIT_MB:-$OOC_LIMIT_MB}
 OOC_HEAP_MB=${BENCH_OOC_HEAP_MB:-$OOC_HEAP_MB}
+GROWTH_LIMIT_MB=${BENCH_GROWTH_LIMIT_MB:-$GROWTH_LIMIT_MB}
+GROWTH_FACTORS=${BENCH_GROWTH_FACTORS:-$GROWTH_FACTORS}
+# Ascending, so the first heap is the baseline's and a timeout can skip the rest.
+GROWTH_FACTORS=$(printf '%s\n' ${GROWTH_FACTORS//,/ } | awk '$1 + 0 > 0' | sort -gu | tr '\n' ' ')
+GROWTH_FACTORS=${GROWTH_FACTORS% }
+# Three write passes: their median is the steady state, one pass can be hit
+# by writeback of the fill. No random touches: out of core they cost seconds
+# each (see outofcore) and say nothing about growth.
+GROWTH_PASSES=3
 
 # ---------------------------------------------------------------- build
 say "building workloads, runner and memkind shim into $B/"
@@ -96,13 +121,18 @@ WORK=$(cd "$WORK" && pwd -P)
 SCRATCH=$(mktemp -d "$ABS_B/.scratch.XXXXXX") || exit 1
 SWAPFILE= SWAP_ON=0 CGROUP=
 cleanup() {
+    local i err
     if [ "$SWAP_ON" = 1 ]; then
-        swapoff "$SWAPFILE" 2>/dev/null && SWAP_ON=0 ||
-            say "WARNING: swapoff $SWAPFILE failed; run it by hand"
+        # After ^C the killed run may still be exiting with pages in swap,
+        # which swapoff cannot bring back into its small cgroup: let it go.
+        for i in 1 2 3 4 5 6 7 8 9 10; do
+            err=$(swapoff "$SWAPFILE" 2>&1) && { SWAP_ON=0; break; }
+            sleep 0.5
+        done
+        [ "$SWAP_ON" = 1 ] && say "WARNING: swapoff $SWAPFILE failed ($err); run it by hand"
     fi
     [ -n "$SWAPFILE" ] && [ "$SWAP_ON" = 0 ] && rm -f "$SWAPFILE"
     if [ -n "$CGROUP" ] && [ -d "$CGROUP" ]; then
-        local i
         for i in 1 2 3 4 5; do rmdir "$CGROUP" 2>/dev/null && break; sleep 0.5; done
     fi
     rm -rf "$WORK" "$SCRATCH"
@@ -233,27 +263,29 @@ inram() {
 }
 
 # ------------------------------------------------------------ out of core
-# Makes a memory cgroup with limit $1 MiB; sets CGROUP or returns 1.
+# make_cgroup MIB [SECTION]: a memory cgroup limited to MIB; sets CGROUP or
+# returns 1. A later section reuses the cgroup of an earlier one (its
+# processes have exited), with its own limit.
 make_cgroup() {
-    local mb=$1 rel base
+    local mb=$1 sec=${2:-out of core} rel base
     if [ "$(id -u)" != 0 ]; then
-        say "out of core: skipped: needs root to create a memory cgroup and a swap file"
+        say "$sec: skipped: needs root to create a memory cgroup and a swap file"
         return 1
     fi
     rel=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ { print $3; exit }' /proc/self/cgroup)
     if [ -n "$rel" ] && [ -d "/sys/fs/cgroup/memory$rel" ]; then
         base=/sys/fs/cgroup/memory$rel                  # cgroup v1
         CGROUP=$base/fsmem-bench.$$
-        mkdir "$CGROUP" 2>/dev/null &&
+        { [ -d "$CGROUP" ] || mkdir "$CGROUP" 2>/dev/null; } &&
             echo $((mb << 20)) >"$CGROUP/memory.limit_in_bytes" 2>/dev/null && return 0
     elif [ -f /sys/fs/cgroup/cgroup.controllers ]; then
         rel=$(awk -F: '$1 == "0" { print $3; exit }' /proc/self/cgroup)
         base=/sys/fs/cgroup$rel                         # cgroup v2
         CGROUP=$base/fsmem-bench.$$
-        mkdir "$CGROUP" 2>/dev/null && [ -f "$CGROUP/memory.max" ] &&
+        { [ -d "$CGROUP" ] || mkdir "$CGROUP" 2>/dev/null; } && [ -f "$CGROUP/memory.max" ] &&
             echo $((mb << 20)) >"$CGROUP/memory.max" 2>/dev/null && return 0
     fi
-    say "out of core: skipped: cannot create a memory cgroup under ${base:-/sys/fs/cgroup} (no memory controller?)"
+    say "$sec: skipped: cannot create a memory cgroup under ${base:-/sys/fs/cgroup} (no memory controller?)"
     [ -n "$CGROUP" ] && rmdir "$CGROUP" 2>/dev/null
     CGROUP=
     return 1
@@ -302,7 +334,8 @@ outofcore() {
             [ -f "$CGROUP/memory.memsw.limit_in_bytes" ] && echo -1 >"$CGROUP/memory.memsw.limit_in_bytes"
             [ -f "$CGROUP/memory.swap.max" ] && echo max >"$CGROUP/memory.swap.max"
         else
-            # no swap may be used by the other rows
+            # no swap may be used by the other rows, even if some is on
+            [ -f "$CGROUP/memory.memsw.limit_in_bytes" ] && echo $((limit << 20)) >"$CGROUP/memory.memsw.limit_in_bytes"
             [ -f "$CGROUP/memory.swap.max" ] && echo 0 >"$CGROUP/memory.swap.max"
         fi
         [ -f "$CGROUP/memory.max_usage_in_bytes" ] && echo 0 >"$CGROUP/memory.max_usage_in_bytes" 2>/dev/null
@@ -342,6 +375,84 @@ swap_off() {
         swapoff "$SWAPFILE" && SWAP_ON=0 || say "WARNING: swapoff $SWAPFILE failed"
     fi
     [ "$SWAP_ON" = 0 ] && rm -f "$SWAPFILE"
+}
+
+# ------------------------------------------------------------ growth
+# growth_setup ROW: alloc_setup for a growth row. Here "fsmem" is fsmem as a
+# user gets it, FSMEM_RAM unset (auto: half the cgroup limit), and
+# "fsmem-ram0" is everything on files.
+growth_setup() {
+    case $1 in
+    fsmem | fsmem-ram0)
+        alloc_setup fsmem
+        RENV=(-e "LD_PRELOAD=$ROOT/build/libfsmem.so" -e "FSMEM_DIR=$WORK")
+        [ "$1" = fsmem-ram0 ] && RENV+=(-e FSMEM_RAM=0) ;;
+    *) alloc_setup "$1" ;;
+    esac
+}
+
+growth() {
+    local limit=$GROWTH_LIMIT_MB f heap heaps= row res runs run line args
+    local -A gave_up=()
+    say "growth: heap ${GROWTH_FACTORS// /, } x a memory cgroup limit of $limit MiB; ${GROWTH_ROWS// /, }; fill, $GROWTH_PASSES write passes, 1 read pass"
+    [ -n "$GROWTH_FACTORS" ] || { say "growth: skipped: no factor > 0 in BENCH_GROWTH_FACTORS"; return 0; }
+    make_cgroup "$limit" growth || return 0
+    for f in $GROWTH_FACTORS; do
+        heap=$(awk -v f="$f" -v l="$limit" 'BEGIN { h = int(f * l + 0.5); print h < 1 ? 1 : h }')
+        heaps="$heaps $heap"
+        # Up to the limit a run takes a second or less, so one run is noise
+        # (and the smallest heap is every ratio's baseline): median of
+        # BENCH_RUNS. Above it one run, or swap alone would take many minutes.
+        runs=1
+        awk -v f="$f" 'BEGIN { exit !(f <= 1) }' && runs=$RUNS
+        for row in $GROWTH_ROWS; do
+            line="  ${f}x ($heap MiB) $row:"
+            growth_setup "$row"
+            if [ -n "$RMISSING" ]; then
+                printf 'growth\taccess-%s\t1\t%s\t1\tmissing%s\n' "$heap" "$row" "$(printf '\t-%.0s' $(seq 18))" >>"$RAW"
+                say "$line missing ($RMISSING)"
+                continue
+            fi
+            if [ -n "${gave_up[$row]:-}" ]; then
+                printf 'growth\taccess-%s\t1\t%s\t1\tskipped%s\n' "$heap" "$row" "$(printf '\t-%.0s' $(seq 18))" >>"$RAW"
+                say "$line skipped (${gave_up[$row]})"
+                continue
+            fi
+            args=(1 "$heap" "$GROWTH_PASSES" 0)
+            [ "$row" = mapfile ] && args+=("$WORK")
+            if [ "$row" = swap ]; then
+                if ! swap_on $((heap + 256)); then
+                    printf 'growth\taccess-%s\t1\tswap\t1\tskipped%s\n' "$heap" "$(printf '\t-%.0s' $(seq 18))" >>"$RAW"
+                    gave_up[swap]="no swap file"
+                    continue
+                fi
+                [ -f "$CGROUP/memory.memsw.limit_in_bytes" ] && echo -1 >"$CGROUP/memory.memsw.limit_in_bytes"
+                [ -f "$CGROUP/memory.swap.max" ] && echo max >"$CGROUP/memory.swap.max"
+            else
+                # No swap for the other rows even if another job has swap on
+                # (a v1 cgroup may swap without limit by default).
+                [ -f "$CGROUP/memory.memsw.limit_in_bytes" ] && echo $((limit << 20)) >"$CGROUP/memory.memsw.limit_in_bytes"
+                [ -f "$CGROUP/memory.swap.max" ] && echo 0 >"$CGROUP/memory.swap.max"
+            fi
+            for ((run = 1; run <= runs; run++)); do
+                [ -f "$CGROUP/memory.max_usage_in_bytes" ] && echo 0 >"$CGROUP/memory.max_usage_in_bytes" 2>/dev/null
+                # FSMEM_RAM from the caller's environment would reach the child
+                # and make "fsmem" something other than its default.
+                res=$(unset FSMEM_RAM; run_one growth "access-$heap" 1 "$row" "$run" "$GROWTH_TIMEOUT" \
+                    -c "$CGROUP" "${RENV[@]}" "${RDISK[@]}" -- "$B/access" "${args[@]}")
+                line="$line $res"
+                [ "$res" = timeout ] && gave_up[$row]="timed out at a smaller heap"
+                # a failed run fails the cell: repeating it only costs time
+                [[ $res =~ ^[0-9.]+s$ ]] || break
+            done
+            [ "$row" = swap ] && swap_off
+            say "$line"
+        done
+    done
+    awk -f bench/summarize.awk -v mode=growth -v allocs="$GROWTH_ROWS" -v factors="$GROWTH_FACTORS" \
+        -v heaps="${heaps# }" -v limit_mb="$limit" -v passes="$GROWTH_PASSES" -v runs_in="$RUNS" \
+        -v out_tsv="$B/growth.tsv" -v out_plot="$B/growth-plot.dat" "$RAW" >"$B/growth-table.txt"
+    cat "$B/growth-table.txt"
 }
 
 # ------------------------------------------------------------ plots
@@ -428,6 +539,33 @@ set format y '%g'
 plot for [c=2:*] '$B/outofcore-plot.dat' using c:xtic(1) title columnheader
 EOF
     fi
+    if [ -s "$B/growth-plot.dat" ]; then
+        local f xt= lo hi
+        for f in $GROWTH_FACTORS; do xt="$xt, '${f}x' $f"; done
+        lo=$(awk -v f="${GROWTH_FACTORS%% *}" 'BEGIN { print f / 1.3 }')
+        hi=$(awk -v f="${GROWTH_FACTORS##* }" 'BEGIN { print f * 1.3 }')
+        gnuplot >>"$B/gnuplot.log" 2>&1 <<EOF
+set terminal $term
+set output '$B/growth.png'
+set title 'Heap growing past a memory cgroup limit of ${GROWTH_LIMIT_MB} MiB: steady-state seconds per GiB / glibc in RAM (lower is better)'
+set logscale x 2
+set logscale y 2
+set xrange [$lo:$hi]
+set xtics (${xt#, })
+set xlabel 'heap / memory limit'
+set ylabel 'slowdown against glibc at the smallest heap'
+set grid xtics ytics
+set key outside right top
+set datafile missing '-'
+set datafile separator '\t'
+set format y '%g'
+set ytics (0.125, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+set offsets 0, 0, graph 0.05, graph 0.05
+set arrow from first 1, graph 0 to first 1, graph 1 nohead lw 2 dt 2
+set label 'memory limit' at first 1, graph 0.95 offset 0.5, 0
+plot for [c=2:*] '$B/growth-plot.dat' using 1:c with linespoints lw 2 pt 7 title columnheader
+EOF
+    fi
     local p
     for p in "$B"/*.png; do [ -s "$p" ] && say "plot: $p"; done
     return 0
@@ -441,7 +579,8 @@ say "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other jobs on this
 t0=$(date +%s)
 case $SECTIONS in *,inram,*) inram ;; esac
 case $SECTIONS in *,outofcore,*) outofcore ;; esac
+case $SECTIONS in *,growth,*) growth ;; esac
 plots
-say "raw results: $RAW; summaries: $B/inram.tsv $B/outofcore.tsv"
+say "raw results: $RAW; summaries: $B/inram.tsv $B/outofcore.tsv $B/growth.tsv"
 say "done in $(($(date +%s) - t0)) s"
 exit 0

@@ -6,6 +6,9 @@
 #       -v out_tsv=F -v out_plot=F -v out_mem=F -v out_access=F raw.tsv
 #   awk -f bench/summarize.awk -v mode=outofcore -v heap_mb=N -v limit_mb=N \
 #       -v disk_w=MB/s -v disk_r=MB/s -v out_tsv=F -v out_plot=F raw.tsv
+#   awk -f bench/summarize.awk -v mode=growth -v allocs="glibc fsmem ..." \
+#       -v factors="0.25 0.5 ..." -v heaps="128 256 ..." -v limit_mb=N \
+#       -v passes=N -v runs_in=N -v out_tsv=F -v out_plot=F raw.tsv
 #
 # A cell (workload, threads, allocator) is "ok" only if every run exited 0
 # and printed the checksum that glibc printed (or, without glibc, the most
@@ -245,7 +248,92 @@ function outofcore_report(    a, al, k, c, w, sw, swr, t, wp, rp, rnd, mbf, mbw,
     }
 }
 
+# ---------------------------------------------------------------- growth
+# Rows of raw.tsv: workload "access-HEAPMIB", one per heap (factors and heaps
+# in the same order, smallest first).
+function growth_report(    nF, F, H, i, a, al, wl, k, c, gk, base, tbase, wp, rp, w, st, spg, tpg, sl, tsl,
+                           hdr, l1, rd, wr, pv, t_slow, t_spg, t_wall, t_io) {
+    nF = split(factors, F, " "); split(heaps, H, " ")
+    gk = "access-" H[1] SUBSEP "1" SUBSEP "glibc"
+    if (cell("access-" H[1], 1, "glibc") == "ok") {
+        base = (median(gk SUBSEP "wpass") + median(gk SUBSEP "rpass")) * 1024 / H[1]
+        tbase = median(gk SUBSEP "wall") * 1024 / H[1]
+    }
+    print ""
+    printf "Growth: heap %sx to %sx a memory cgroup limit of %d MiB (1 MiB blocks), 1 thread\n", F[1], F[nF], limit_mb
+    printf "access: fill, %d read-modify-write passes (median), 1 read pass; %d run(s) up to 1x (median), 1 above\n", passes, runs_in
+    print "steady = one write pass + the read pass, seconds per GiB of heap (the time a program"
+    print "spends on memory it already has); slowdown = steady over glibc's at the smallest heap"
+    if (base != "")
+        printf "(%sx, %d MiB: %.4f s/GiB) in this run; total = wall time, fill and start-up included\n", F[1], H[1], base
+    else
+        printf "(%sx: glibc %s there, so no ratios); total = wall time, fill and start-up included\n", F[1], cell("access-" H[1], 1, "glibc")
+    print "A word instead of a number: the run failed (killed = SIGKILL, the OOM killer; timeout;"
+    print "skipped = not run, e.g. timed out at a smaller heap; missing = not built or not found)"
+    hdr = sprintf("%-11s", "method")
+    for (i = 1; i <= nF; i++) hdr = hdr sprintf(" %9s", F[i] "x")
+    l1 = sprintf("%-11s", "heap MiB")
+    for (i = 1; i <= nF; i++) l1 = l1 sprintf(" %9d", H[i])
+    print "method\tfactor\theap_mb\tlimit_mb\tstatus\truns_ok\truns\twall_s\tfill_s\twpass_s\trpass_s\tsteady_s\tsteady_s_per_gib\tslowdown\twall_s_per_gib\twall_slowdown\tfree_s\trss_kb\tdisk_kb\tfoot_kb\tmajflt\tread_kb\twritten_kb\tchecksum" > out_tsv
+    for (a = 1; a <= nA; a++) {
+        al = A[a]
+        t_slow[a] = t_spg[a] = t_wall[a] = t_io[a] = sprintf("%-11s", al)
+        for (i = 1; i <= nF; i++) {
+            wl = "access-" H[i]; k = wl SUBSEP "1" SUBSEP al; c = cell(wl, 1, al)
+            wp = median(k SUBSEP "wpass"); rp = median(k SUBSEP "rpass"); w = median(k SUBSEP "wall")
+            st = spg = tpg = sl = tsl = ""
+            if (c == "ok" && wp != "" && rp != "") {
+                st = wp + rp; spg = st * 1024 / H[i]; tpg = w * 1024 / H[i]
+                sl = ratio(spg, base); tsl = ratio(tpg, tbase)
+            }
+            rd = median(k SUBSEP "in_kb"); wr = median(k SUBSEP "out_kb")
+            print al, F[i], H[i], limit_mb, c, nok[k] + 0, nruns[k] + 0, fmt(c == "ok" ? w : "", "%.4f"),
+                  fmt(c == "ok" ? median(k SUBSEP "touch") : "", "%.4f"), fmt(c == "ok" ? wp : "", "%.4f"),
+                  fmt(c == "ok" ? rp : "", "%.4f"), fmt(st, "%.4f"), fmt(spg, "%.4f"), fmt(sl, "%.3f"),
+                  fmt(tpg, "%.4f"), fmt(tsl, "%.3f"), fmt(c == "ok" ? median(k SUBSEP "free") : "", "%.4f"),
+                  fmt(median(k SUBSEP "rss_kb"), "%d"), fmt(median(k SUBSEP "disk_kb"), "%d"),
+                  fmt(median(k SUBSEP "foot_kb"), "%d"), fmt(median(k SUBSEP "majflt"), "%d"),
+                  fmt(rd, "%d"), fmt(wr, "%d"), (k in sums) ? sums[k] : "-" > out_tsv
+            t_slow[a] = t_slow[a] sprintf(" %9s", c != "ok" ? c : fmt(sl, "%.2f"))
+            t_spg[a] = t_spg[a] sprintf(" %9s", c != "ok" ? c : fmt(spg, "%.3f"))
+            t_wall[a] = t_wall[a] sprintf(" %9s", c != "ok" ? c : fmt(w, "%.2f"))
+            t_io[a] = t_io[a] sprintf(" %9s", c != "ok" ? c : (rd == "" || wr == "") ? "-" :
+                                      sprintf("%.1f/%.1f", rd * 1024 / H[i] / 1048576, wr * 1024 / H[i] / 1048576))
+            pv[a SUBSEP i] = sl
+        }
+    }
+    # Without a baseline there is no curve: no plot file, so no empty chart.
+    if (base != "") {
+        printf "factor" > out_plot
+        for (a = 1; a <= nA; a++) printf "\t%s", A[a] > out_plot
+        printf "\n" > out_plot
+        for (i = 1; i <= nF; i++) {
+            printf "%s", F[i] > out_plot
+            for (a = 1; a <= nA; a++) printf "\t%s", pv[a SUBSEP i] == "" ? "-" : sprintf("%.4f", pv[a SUBSEP i]) > out_plot
+            printf "\n" > out_plot
+        }
+    }
+    print ""
+    print "Slowdown: steady state per GiB / glibc's at the smallest heap (1 = glibc in RAM; lower is better)"
+    print hdr; print l1
+    for (a = 1; a <= nA; a++) print t_slow[a]
+    print ""
+    print "Steady state, seconds per GiB of heap"
+    print hdr
+    for (a = 1; a <= nA; a++) print t_spg[a]
+    print ""
+    print "Total wall time, seconds"
+    print hdr
+    for (a = 1; a <= nA; a++) print t_wall[a]
+    print ""
+    print "Block I/O per GiB of heap: GiB read (readahead and swap-ins included) / GiB of file"
+    print "pages dirtied (Linux counts a write when a page is dirtied; swap-outs are not counted)"
+    print hdr
+    for (a = 1; a <= nA; a++) print t_io[a]
+}
+
 END {
     if (mode == "inram") inram_report()
+    else if (mode == "growth") growth_report()
     else outofcore_report()
 }
