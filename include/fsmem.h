@@ -65,11 +65,13 @@ void fsmem_print_stats(int fd);
 
 /* How the program will use a range of its heap, for the pages that live
  * in files (the RAM tier ignores all but COLD):
- *   NORMAL      the kernel's default: each page read from disk brings its
- *               neighbours (read-around, as large as the disk's readahead)
- *   SEQUENTIAL  read far ahead; pages are dropped soon after use
- *   RANDOM      read only the page touched: best for scattered access to
- *               a range far larger than memory
+ *   NORMAL      fsmem's default: a page read back from disk brings the
+ *               aligned 2 MiB around it (on Linux 5.18 and later; before,
+ *               the kernel's read-around as large as the disk's readahead)
+ *   SEQUENTIAL  read far ahead (the disk's readahead window); pages are
+ *               dropped soon after use
+ *   RANDOM      read only the 4 KiB page touched: best for scattered
+ *               access to a range far larger than memory
  *   WILLNEED    start reading the range from disk now
  *   COLD        not needed for a while: write it out and drop it from
  *               memory now (the data stays, and is read back when touched)

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/utsname.h>
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
@@ -51,6 +52,7 @@ static struct {
     uint32_t slots_used[SETTINGS_MAX_DIRS]; /* chunks placed in each file */
     unsigned next_dir;          /* round-robin cursor */
     _Atomic bool disk_tight[SETTINGS_MAX_DIRS];   /* see arena_disk_tight */
+    enum { PAGING_UNKNOWN, PAGING_HUGE, PAGING_KERNEL } paging;   /* see set_paging */
     struct place *place;        /* one per chunk of the reservation */
     struct ram_budget budget;
     uintptr_t mapped;
@@ -109,6 +111,21 @@ static int open_file(unsigned d)
 
 static uint64_t disk_margin(void);
 
+/* "6.18.44-..." -> 6, 18. No stdio here: this runs inside malloc. */
+static bool sscanf_version(const char *s, unsigned *major, unsigned *minor)
+{
+    unsigned *out[2] = {major, minor};
+    for (int i = 0; i < 2; i++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        for (*out[i] = 0; *s >= '0' && *s <= '9'; s++)
+            *out[i] = *out[i] * 10 + (unsigned)(*s - '0');
+        if (i == 0 && *s++ != '.')
+            return false;
+    }
+    return true;
+}
+
 static uint64_t free_bytes(int fd)
 {
     struct statvfs v;
@@ -148,6 +165,60 @@ static int place_chunk(size_t i)
     return 0;
 }
 
+/* How file pages are read back from disk (docs/DESIGN.md, "Paging").
+ * The kernel's default, a read-around as large as the disk's readahead
+ * (8 MiB on some disks) centred on each fault, thrashes a heap larger
+ * than memory: most of what it reads is not wanted. Asking for huge pages
+ * and random access instead makes each fault read the aligned 2 MiB
+ * around it (a large folio where the filesystem has them) and nothing
+ * else. Kernels before 5.18 ignore the huge-page hint for file reads, and
+ * random access alone would read one page per fault, so there the
+ * default stays. So does a directory whose disk is short of room: a
+ * large folio written through the mapping takes disk blocks for all of
+ * its 2 MiB, also where fsmem reserved none (see tighten_paging). */
+static void set_paging(uintptr_t start, size_t len, enum arena_advice how)
+{
+    if (A.paging == PAGING_KERNEL ||
+        atomic_load_explicit(&A.disk_tight[file_dir(start)], memory_order_relaxed))
+        return;
+    if (A.paging == PAGING_UNKNOWN) {
+        struct utsname u;
+        unsigned major = 0, minor = 0;
+        bool new_enough = uname(&u) == 0 && sscanf_version(u.release, &major, &minor) &&
+                          (major > 5 || (major == 5 && minor >= 18));
+        if (!new_enough || madvise((void *)start, len, MADV_HUGEPAGE) != 0) {
+            A.paging = PAGING_KERNEL;
+            return;
+        }
+        A.paging = PAGING_HUGE;
+    }
+    switch (how) {
+    case ADVICE_RANDOM:       /* the page touched, no more */
+        madvise((void *)start, len, MADV_NOHUGEPAGE);
+        madvise((void *)start, len, MADV_RANDOM);
+        break;
+    case ADVICE_SEQUENTIAL:
+        madvise((void *)start, len, MADV_HUGEPAGE);
+        madvise((void *)start, len, MADV_SEQUENTIAL);
+        break;
+    default:
+        madvise((void *)start, len, MADV_HUGEPAGE);
+        madvise((void *)start, len, MADV_RANDOM);
+        break;
+    }
+}
+
+/* Maps file pages shared at their fixed place, with fsmem's paging. */
+static int map_shared(uintptr_t start, size_t len)
+{
+    void *got = mmap((void *)start, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+                     A.fd[file_dir(start)], (off_t)file_offset(start));
+    if (got != (void *)start)
+        return -1;
+    set_paging(start, len, ADVICE_NORMAL);
+    return 0;
+}
+
 /* Maps [mapped, next chunk boundary): RAM or shared file pages. */
 static int map_next(void)
 {
@@ -167,12 +238,7 @@ static int map_next(void)
     } else {
         if (place_chunk(chunk_of(start)) != 0)
             return -1;
-        int fd = open_file(file_dir(start));
-        if (fd < 0)
-            return -1;
-        got = mmap((void *)start, stop - start, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-                   fd, (off_t)file_offset(start));
-        if (got == MAP_FAILED)
+        if (open_file(file_dir(start)) < 0 || map_shared(start, stop - start) != 0)
             return -1;
     }
     A.mapped = stop;
@@ -189,6 +255,8 @@ static uint64_t disk_margin(void)
     return FULL_DISK_MARGIN + ((arena.top - arena.base) >> 7);
 }
 
+static void tighten_paging(unsigned dir);
+
 static int reserve_with_margin(unsigned dir, uint64_t off, uint64_t len)
 {
     int fd = A.fd[dir];
@@ -199,8 +267,11 @@ static int reserve_with_margin(unsigned dir, uint64_t off, uint64_t len)
     if (avail < len + disk_margin() && atomic_load_explicit(&A.disk_tight[dir], memory_order_relaxed) &&
         fdatasync(fd) == 0)
         avail = free_bytes(fd);
-    atomic_store_explicit(&A.disk_tight[dir], avail < len + disk_margin() + DISK_TIGHT,
-                          memory_order_relaxed);
+    bool tight = avail < len + disk_margin() + DISK_TIGHT;
+    if (tight && !atomic_exchange_explicit(&A.disk_tight[dir], true, memory_order_relaxed))
+        tighten_paging(dir);
+    else if (!tight)
+        atomic_store_explicit(&A.disk_tight[dir], false, memory_order_relaxed);
     if (avail < len + disk_margin())
         return ENOSPC;
     return file_reserve(fd, off, len);
@@ -232,6 +303,24 @@ static int for_pieces(uintptr_t start, uintptr_t end, piece_fn fn, void *ctx)
         start = stop;
     }
     return 0;
+}
+
+/* A directory's disk has just become short of room: its chunks go back
+ * to the kernel's page-sized folios, so that no write takes disk blocks
+ * beyond what was reserved. */
+static int small_paging_piece(enum piece kind, uintptr_t start, size_t len, void *ctx)
+{
+    if (kind == PIECE_SHARED && file_dir(start) == *(unsigned *)ctx) {
+        madvise((void *)start, len, MADV_NOHUGEPAGE);
+        madvise((void *)start, len, MADV_NORMAL);
+    }
+    return 0;
+}
+
+static void tighten_paging(unsigned dir)
+{
+    if (A.paging == PAGING_HUGE)
+        for_pieces(arena.ram_end, A.mapped, small_paging_piece, &dir);
 }
 
 /* Private views and RAM need no disk: only shared pages are reserved.
@@ -341,7 +430,11 @@ static int advise_piece(enum piece kind, uintptr_t start, size_t len, void *ctx)
      * the dirty ones first. */
     if (how == ADVICE_COLD && kind == PIECE_SHARED && msync((void *)start, len, MS_SYNC) != 0)
         return errno;
-    return madvise((void *)start, len, on_file[how]) != 0 ? errno : 0;
+    if (madvise((void *)start, len, on_file[how]) != 0)
+        return errno;
+    if (kind == PIECE_SHARED && how <= ADVICE_RANDOM)
+        set_paging(start, len, how);
+    return 0;
 }
 
 int arena_advise(uintptr_t start, size_t len, enum arena_advice how)
@@ -474,9 +567,7 @@ static int thaw_piece(enum piece kind, uintptr_t start, size_t len, void *ctx)
             }
         }
     }
-    void *got = mmap((void *)start, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
-                     (off_t)file_offset(start));
-    return got == (void *)start ? 0 : -1;
+    return map_shared(start, len);
 }
 
 void arena_maybe_thaw(void)
