@@ -298,12 +298,12 @@ static void free_locked(struct run *r, size_t dirty)
     insert_coalesced(r);
 }
 
-/* The soft limit on dirty free pages: an eighth of the live heap, at
+/* The soft limit on dirty free pages: a sixteenth of the live heap, at
  * least PURGE_FLOOR. Purging goes down to half of it, so that a heap
  * that shrinks and grows again does not purge on every free. */
 static size_t purge_limit(void)
 {
-    size_t live = (size_t)(in_use >> PAGE_SHIFT) / 8, floor = PURGE_FLOOR >> PAGE_SHIFT;
+    size_t live = (size_t)(in_use >> PAGE_SHIFT) / 16, floor = PURGE_FLOOR >> PAGE_SHIFT;
     return live > floor ? live : floor;
 }
 

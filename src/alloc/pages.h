@@ -37,7 +37,7 @@
 #define PUNCH_MIN_TIGHT ((size_t)1 << 20)
 /* Other dirty free pages are given back in batches, dirtiest runs of at
  * least PURGE_MIN_RUN first: those dirty for PURGE_AGE_MS once they pass
- * the soft limit (an eighth of the live heap, PURGE_FLOOR at least), any
+ * the soft limit (a sixteenth of the live heap, PURGE_FLOOR at least), any
  * of them past four times that. */
 #define PURGE_FLOOR ((size_t)32 << 20)
 #define PURGE_MIN_RUN ((size_t)256 << 10)
