@@ -8,14 +8,11 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/utsname.h>
-#include <pthread.h>
-#include <signal.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "backing/budget.h"
 #include "backing/file.h"
+#include "backing/layout.h"
 #include "util/msg.h"
 
 struct arena arena;
@@ -29,61 +26,7 @@ struct arena arena;
 /* Free disk always left beside the heap's reservations (see disk_margin). */
 #define FULL_DISK_MARGIN ((uint64_t)8 << 20)
 
-/* The address space, from base up:
- *   [base, ram_end)         RAM tier, anonymous memory
- *   [ram_end, frozen_top)   file pages frozen at a fork: private views
- *   [frozen_top, mapped)    file pages, MAP_SHARED from the current files
- *   [mapped, end)           reserved only (PROT_NONE)
- * with top <= mapped, and ram_end <= frozen_top when files are in use. */
-/* Where a file chunk lives: which directory's file, and which chunk-sized
- * slot of it. Set when the chunk is first mapped and never changed, so a
- * frozen view, a thaw and a fork child all agree on it. */
-struct place {
-    uint32_t slot;
-    uint8_t dir;
-    bool set;
-};
-
-static struct {
-    const struct settings *settings;
-    unsigned ndirs;
-    int fd[SETTINGS_MAX_DIRS];  /* -1 until opened (a fork child reopens) */
-    uint64_t file_len[SETTINGS_MAX_DIRS];   /* length of each backing file */
-    uint32_t slots_used[SETTINGS_MAX_DIRS]; /* chunks placed in each file */
-    unsigned next_dir;          /* round-robin cursor */
-    _Atomic bool disk_tight[SETTINGS_MAX_DIRS];   /* see arena_disk_tight */
-    enum { PAGING_UNKNOWN, PAGING_HUGE, PAGING_KERNEL } paging;   /* see set_paging */
-    struct place *place;        /* one per chunk of the reservation */
-    struct ram_budget budget;
-    uintptr_t mapped;
-    uintptr_t frozen_top;
-    uintptr_t committed;        /* disk is reserved for every shared file page below this */
-    _Atomic uint64_t punched;
-} A;
-
-/* Bits of /proc/self/pagemap entries, and the thaw state (see
- * arena_maybe_thaw). */
-#define PM_PRESENT (UINT64_C(1) << 63)
-#define PM_SWAPPED (UINT64_C(1) << 62)
-#define PM_FILE (UINT64_C(1) << 61)
-#define PM_EXCLUSIVE (UINT64_C(1) << 56)
-#define THAW_CHECK_MS 50
-
-static struct {
-    volatile char *canary;
-    bool forbidden;           /* a fork child: its frozen views are not its own */
-    uint64_t next_check_ms;
-    int pagemap;              /* /proc/self/pagemap while thawing */
-} T = {.pagemap = -1};
-
-static size_t chunk_of(uintptr_t a) { return (a - arena.base) >> CHUNK_SHIFT; }
-static uintptr_t chunk_addr(size_t i) { return arena.base + (i << CHUNK_SHIFT); }
-static unsigned file_dir(uintptr_t a) { return A.place[chunk_of(a)].dir; }
-static uint64_t file_offset(uintptr_t a)
-{
-    size_t i = chunk_of(a);
-    return ((uint64_t)A.place[i].slot << CHUNK_SHIFT) + (a - chunk_addr(i));
-}
+struct arena_state fsm_arena_state;
 
 static int open_file(unsigned d)
 {
@@ -110,21 +53,6 @@ static int open_file(unsigned d)
 }
 
 static uint64_t disk_margin(void);
-
-/* "6.18.44-..." -> 6, 18. No stdio here: this runs inside malloc. */
-static bool sscanf_version(const char *s, unsigned *major, unsigned *minor)
-{
-    unsigned *out[2] = {major, minor};
-    for (int i = 0; i < 2; i++) {
-        if (*s < '0' || *s > '9')
-            return false;
-        for (*out[i] = 0; *s >= '0' && *s <= '9'; s++)
-            *out[i] = *out[i] * 10 + (unsigned)(*s - '0');
-        if (i == 0 && *s++ != '.')
-            return false;
-    }
-    return true;
-}
 
 static uint64_t free_bytes(int fd)
 {
@@ -165,51 +93,8 @@ static int place_chunk(size_t i)
     return 0;
 }
 
-/* How file pages are read back from disk (docs/DESIGN.md, "Paging").
- * The kernel's default, a read-around as large as the disk's readahead
- * (8 MiB on some disks) centred on each fault, thrashes a heap larger
- * than memory: most of what it reads is not wanted. Asking for huge pages
- * and random access instead makes each fault read the aligned 2 MiB
- * around it (a large folio where the filesystem has them) and nothing
- * else. Kernels before 5.18 ignore the huge-page hint for file reads, and
- * random access alone would read one page per fault, so there the
- * default stays. So does a directory whose disk is short of room: a
- * large folio written through the mapping takes disk blocks for all of
- * its 2 MiB, also where fsmem reserved none (see tighten_paging). */
-static void set_paging(uintptr_t start, size_t len, enum arena_advice how)
-{
-    if (A.paging == PAGING_KERNEL ||
-        atomic_load_explicit(&A.disk_tight[file_dir(start)], memory_order_relaxed))
-        return;
-    if (A.paging == PAGING_UNKNOWN) {
-        struct utsname u;
-        unsigned major = 0, minor = 0;
-        bool new_enough = uname(&u) == 0 && sscanf_version(u.release, &major, &minor) &&
-                          (major > 5 || (major == 5 && minor >= 18));
-        if (!new_enough || madvise((void *)start, len, MADV_HUGEPAGE) != 0) {
-            A.paging = PAGING_KERNEL;
-            return;
-        }
-        A.paging = PAGING_HUGE;
-    }
-    switch (how) {
-    case ADVICE_RANDOM:       /* the page touched, no more */
-        madvise((void *)start, len, MADV_NOHUGEPAGE);
-        madvise((void *)start, len, MADV_RANDOM);
-        break;
-    case ADVICE_SEQUENTIAL:
-        madvise((void *)start, len, MADV_HUGEPAGE);
-        madvise((void *)start, len, MADV_SEQUENTIAL);
-        break;
-    default:
-        madvise((void *)start, len, MADV_HUGEPAGE);
-        madvise((void *)start, len, MADV_RANDOM);
-        break;
-    }
-}
-
 /* Maps file pages shared at their fixed place, with fsmem's paging. */
-static int map_shared(uintptr_t start, size_t len)
+int map_shared(uintptr_t start, size_t len)
 {
     void *got = mmap((void *)start, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
                      A.fd[file_dir(start)], (off_t)file_offset(start));
@@ -255,8 +140,6 @@ static uint64_t disk_margin(void)
     return FULL_DISK_MARGIN + ((arena.top - arena.base) >> 7);
 }
 
-static void tighten_paging(unsigned dir);
-
 static int reserve_with_margin(unsigned dir, uint64_t off, uint64_t len)
 {
     int fd = A.fd[dir];
@@ -277,13 +160,7 @@ static int reserve_with_margin(unsigned dir, uint64_t off, uint64_t len)
     return file_reserve(fd, off, len);
 }
 
-enum piece { PIECE_RAM, PIECE_FROZEN, PIECE_SHARED };
-
-/* Calls fn for the pieces of [start, end): split at chunk boundaries and
- * where the kind of mapping changes. Stops at the first non-zero result. */
-typedef int (*piece_fn)(enum piece kind, uintptr_t start, size_t len, void *ctx);
-
-static int for_pieces(uintptr_t start, uintptr_t end, piece_fn fn, void *ctx)
+int for_pieces(uintptr_t start, uintptr_t end, piece_fn fn, void *ctx)
 {
     while (start < end) {
         uintptr_t stop = chunk_addr(chunk_of(start) + 1);
@@ -303,24 +180,6 @@ static int for_pieces(uintptr_t start, uintptr_t end, piece_fn fn, void *ctx)
         start = stop;
     }
     return 0;
-}
-
-/* A directory's disk has just become short of room: its chunks go back
- * to the kernel's page-sized folios, so that no write takes disk blocks
- * beyond what was reserved. */
-static int small_paging_piece(enum piece kind, uintptr_t start, size_t len, void *ctx)
-{
-    if (kind == PIECE_SHARED && file_dir(start) == *(unsigned *)ctx) {
-        madvise((void *)start, len, MADV_NOHUGEPAGE);
-        madvise((void *)start, len, MADV_NORMAL);
-    }
-    return 0;
-}
-
-static void tighten_paging(unsigned dir)
-{
-    if (A.paging == PAGING_HUGE)
-        for_pieces(arena.ram_end, A.mapped, small_paging_piece, &dir);
 }
 
 /* Private views and RAM need no disk: only shared pages are reserved.
@@ -414,33 +273,6 @@ bool arena_decommit(uintptr_t start, size_t len)
     return zero;
 }
 
-static int advise_piece(enum piece kind, uintptr_t start, size_t len, void *ctx)
-{
-    static const int on_file[] = {
-        [ADVICE_NORMAL] = MADV_NORMAL, [ADVICE_SEQUENTIAL] = MADV_SEQUENTIAL,
-        [ADVICE_RANDOM] = MADV_RANDOM, [ADVICE_WILLNEED] = MADV_WILLNEED,
-        [ADVICE_COLD] = MADV_PAGEOUT,
-    };
-    enum arena_advice how = *(enum arena_advice *)ctx;
-    /* Anonymous memory has no swap to read ahead from or write out to
-     * here; COLD still lets reclaim take it first. */
-    if (kind == PIECE_RAM)
-        return how == ADVICE_COLD && madvise((void *)start, len, MADV_COLD) != 0 ? errno : 0;
-    /* Reclaim on behalf of a process drops clean file pages only: write
-     * the dirty ones first. */
-    if (how == ADVICE_COLD && kind == PIECE_SHARED && msync((void *)start, len, MS_SYNC) != 0)
-        return errno;
-    if (madvise((void *)start, len, on_file[how]) != 0)
-        return errno;
-    if (kind == PIECE_SHARED && how <= ADVICE_RANDOM)
-        set_paging(start, len, how);
-    return 0;
-}
-
-int arena_advise(uintptr_t start, size_t len, enum arena_advice how)
-{
-    return for_pieces(start, start + len, advise_piece, &how);
-}
 
 static int zero_piece(enum piece kind, uintptr_t start, size_t len, void *ctx)
 {
@@ -456,156 +288,6 @@ bool arena_zero(uintptr_t start, size_t len)
     return for_pieces(start, start + len, zero_piece, NULL) == 0;
 }
 
-static int freeze_piece(enum piece kind, uintptr_t start, size_t len, void *ctx)
-{
-    if (kind != PIECE_SHARED)
-        return 0;
-    void *got = mmap((void *)start, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
-                     A.fd[file_dir(start)], (off_t)file_offset(start));
-    if (got != (void *)start)
-        msg_die(127, "cannot remap the heap for fork", NULL, NULL);
-    return 0;
-}
-
-static int punch_piece(enum piece kind, uintptr_t start, size_t len, void *ctx)
-{
-    if (kind == PIECE_SHARED)
-        file_punch(A.fd[file_dir(start)], file_offset(start), len);
-    return 0;
-}
-
-/* Two processes must never share a writable file page: each would see
- * the other's later writes. Before fork (allocator locked) the shared
- * file pages below the top are frozen: remapped copy-on-write from the
- * same files, at offsets that nobody writes again, so parent and child
- * inherit identical private views, as fork promises. Shared pages above
- * the top are unmapped, so that each process maps its own when it grows:
- * the parent in its files, at offsets past the frozen ones; the child in
- * files of its own (arena_fork_child). Cost: a few system calls,
- * whatever the size of the heap. The price: frozen pages rewritten later
- * are anonymous memory, which the kernel cannot write to the files. */
-void arena_freeze(void)
-{
-    uintptr_t top = arena.top;
-    if (top <= arena.ram_end || top <= A.frozen_top)
-        return;
-    if (!T.canary && !T.forbidden) {
-        void *c = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (c != MAP_FAILED) {
-            T.canary = c;
-            T.canary[0] = 1;   /* present, and never written again */
-        }
-    }
-    for_pieces(A.frozen_top, top, freeze_piece, NULL);
-    if (A.mapped > top) {
-        for_pieces(top, A.committed, punch_piece, NULL);   /* reserved ahead, unused */
-        mmap((void *)top, A.mapped - top, PROT_NONE,
-             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
-        A.mapped = top;
-    }
-    A.frozen_top = top;
-    A.committed = top;
-}
-
-/* Thawing: once no other process can see the frozen views, the parent
- * writes the frozen pages it has rewritten since back into its files and
- * maps them shared again, so its heap is file-backed (and reclaimable)
- * once more.
- *
- * Who can see them is told by a canary: a private anonymous page written
- * once before the first freeze and never again. fork shares it
- * copy-on-write with every child, grandchild and so on, and exec or exit
- * drops their reference; when the kernel reports it exclusively ours
- * (/proc/self/pagemap bit 56), no process holds a frozen view any more.
- * Only the process that froze its own files thaws (a fork child's frozen
- * views are of its parent's files), and only while it has a single
- * thread: the write-back must not race with a write to a page already
- * copied. Signals are blocked meanwhile for the same reason. */
-static uint64_t pagemap_entry(uintptr_t addr)
-{
-    uint64_t e = 0;
-    if (pread(T.pagemap, &e, sizeof e, (off_t)((addr >> 12) * sizeof e)) != sizeof e)
-        return 0;
-    return e;
-}
-
-static bool thaw_safe(void)
-{
-    struct stat st;
-    if (stat("/proc/self/task", &st) != 0 || st.st_nlink != 3)
-        return false;   /* nlink is 2 + the number of threads */
-    return (pagemap_entry((uintptr_t)T.canary) & (PM_PRESENT | PM_EXCLUSIVE)) ==
-           (PM_PRESENT | PM_EXCLUSIVE);
-}
-
-/* Writes back the pages of one frozen piece that are no longer the file's
- * (anonymous copies), then maps the piece shared again. */
-static int thaw_piece(enum piece kind, uintptr_t start, size_t len, void *ctx)
-{
-    if (kind != PIECE_FROZEN)
-        return 0;
-    int fd = A.fd[file_dir(start)];
-    uint64_t e[512];
-    uintptr_t run = 0;   /* start of a run of rewritten pages, or 0 */
-    for (uintptr_t a = start; a < start + len; a += sizeof e / sizeof e[0] * 4096) {
-        size_t n = (start + len - a) >> 12;
-        if (n > sizeof e / sizeof e[0])
-            n = sizeof e / sizeof e[0];
-        if (pread(T.pagemap, e, n * sizeof e[0], (off_t)((a >> 12) * sizeof e[0])) !=
-            (ssize_t)(n * sizeof e[0]))
-            return -1;
-        for (size_t k = 0; k <= n; k++) {
-            uintptr_t page = a + (k << 12);
-            bool copied = k < n && (e[k] & (PM_PRESENT | PM_SWAPPED)) && !(e[k] & PM_FILE);
-            if (copied && !run)
-                run = page;
-            if (!copied && run && (k < n || page == start + len)) {
-                if (pwrite(fd, (void *)run, page - run, (off_t)file_offset(run)) !=
-                    (ssize_t)(page - run))
-                    return -1;
-                run = 0;
-            }
-        }
-    }
-    return map_shared(start, len);
-}
-
-void arena_maybe_thaw(void)
-{
-    if (!T.canary || T.forbidden || A.frozen_top <= arena.ram_end)
-        return;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-    if (now < T.next_check_ms)
-        return;
-    T.next_check_ms = now + THAW_CHECK_MS;
-    T.pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-    if (T.pagemap < 0)
-        return;
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    if (thaw_safe()) {
-        if (for_pieces(arena.ram_end, A.frozen_top, thaw_piece, NULL) != 0)
-            msg_die(127, "cannot write the heap back to its files after fork", NULL, NULL);
-        A.frozen_top = arena.ram_end;
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    close(T.pagemap);
-    T.pagemap = -1;
-}
-
-void arena_fork_child(void)
-{
-    T.forbidden = true;
-    for (unsigned d = 0; d < A.ndirs; d++) {
-        if (A.fd[d] >= 0)
-            close(A.fd[d]);
-        A.fd[d] = -1;
-    }
-    atomic_store_explicit(&A.punched, 0, memory_order_relaxed);
-}
 
 void arena_usage(struct arena_usage *u)
 {

@@ -1,0 +1,77 @@
+/* Internal to src/backing: the arena's private state and the helpers that
+ * arena.c (layout, placement, reservations), paging.c (how file pages
+ * are read back) and freeze.c (fork) share. Nothing outside src/backing
+ * includes this. */
+#ifndef FSMEM_BACKING_LAYOUT_H
+#define FSMEM_BACKING_LAYOUT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backing/arena.h"
+#include "backing/budget.h"
+#include "util/settings.h"
+
+/* The address space, from base up:
+ *   [base, ram_end)         RAM tier, anonymous memory
+ *   [ram_end, frozen_top)   file pages frozen at a fork: private views
+ *   [frozen_top, mapped)    file pages, MAP_SHARED from the current files
+ *   [mapped, end)           reserved only (PROT_NONE)
+ * with top <= mapped, and ram_end <= frozen_top when files are in use. */
+
+/* Where a file chunk lives: which directory's file, and which chunk-sized
+ * slot of it. Set when the chunk is first mapped and never changed, so a
+ * frozen view, a thaw and a fork child all agree on it. */
+struct place {
+    uint32_t slot;
+    uint8_t dir;
+    bool set;
+};
+
+struct arena_state {
+    const struct settings *settings;
+    unsigned ndirs;
+    int fd[SETTINGS_MAX_DIRS];  /* -1 until opened (a fork child reopens) */
+    uint64_t file_len[SETTINGS_MAX_DIRS];   /* length of each backing file */
+    uint32_t slots_used[SETTINGS_MAX_DIRS]; /* chunks placed in each file */
+    unsigned next_dir;          /* round-robin cursor */
+    _Atomic bool disk_tight[SETTINGS_MAX_DIRS];   /* see arena_disk_tight */
+    enum { PAGING_UNKNOWN, PAGING_HUGE, PAGING_KERNEL } paging;   /* see set_paging */
+    struct place *place;        /* one per chunk of the reservation */
+    struct ram_budget budget;
+    uintptr_t mapped;
+    uintptr_t frozen_top;
+    uintptr_t committed;        /* disk is reserved for every shared file page below this */
+    _Atomic uint64_t punched;
+};
+extern struct arena_state fsm_arena_state;
+#define A fsm_arena_state   /* short, as every line of src/backing uses it */
+
+static inline size_t chunk_of(uintptr_t a) { return (a - arena.base) >> CHUNK_SHIFT; }
+static inline uintptr_t chunk_addr(size_t i) { return arena.base + (i << CHUNK_SHIFT); }
+static inline unsigned file_dir(uintptr_t a) { return A.place[chunk_of(a)].dir; }
+static inline uint64_t file_offset(uintptr_t a)
+{
+    size_t i = chunk_of(a);
+    return ((uint64_t)A.place[i].slot << CHUNK_SHIFT) + (a - chunk_addr(i));
+}
+
+enum piece { PIECE_RAM, PIECE_FROZEN, PIECE_SHARED };
+
+/* Calls fn for the pieces of [start, end): split at chunk boundaries and
+ * where the kind of mapping changes. Stops at the first non-zero result. */
+typedef int (*piece_fn)(enum piece kind, uintptr_t start, size_t len, void *ctx);
+int for_pieces(uintptr_t start, uintptr_t end, piece_fn fn, void *ctx);
+
+/* Maps file pages shared at their fixed place, with fsmem's paging;
+ * 0 or -1. */
+int map_shared(uintptr_t start, size_t len);
+
+/* paging.c: applies fsmem's paging (or the advice) to a file mapping. */
+void set_paging(uintptr_t start, size_t len, enum arena_advice how);
+/* paging.c: dir's disk has just become short of room. */
+void tighten_paging(unsigned dir);
+
+#endif
