@@ -23,6 +23,8 @@ struct arena arena;
 /* Below this much free disk (beside the margin), freed file-backed blocks
  * are punched out at once rather than kept for reuse. */
 #define DISK_TIGHT ((uint64_t)1 << 30)
+/* The RAM tier's size is a multiple of this (huge-page aligned). */
+#define RAM_STEP ((uint64_t)2 << 20)
 /* Free disk always left beside the heap's reservations (see disk_margin). */
 #define FULL_DISK_MARGIN ((uint64_t)8 << 20)
 
@@ -104,19 +106,23 @@ int map_shared(uintptr_t start, size_t len)
     return 0;
 }
 
-/* Maps [mapped, next chunk boundary): RAM or shared file pages. */
+/* Maps [mapped, next chunk boundary or the end of the RAM tier): RAM or
+ * shared file pages. A chunk may be RAM up to ram_end and file pages
+ * after it. */
 static int map_next(void)
 {
     uintptr_t start = A.mapped, stop = chunk_addr(chunk_of(start) + 1);
     void *got;
     if (start < arena.ram_end) {
+        if (arena.ram_end < stop)
+            stop = arena.ram_end;
         got = mmap((void *)start, stop - start, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
         if (got == MAP_FAILED) {
-            /* Refused (ulimit -d, overcommit): the RAM tier ends at this
-             * chunk and files take over. No file page exists yet, so
-             * moving the boundary renumbers nothing. */
-            arena.ram_end = chunk_addr(chunk_of(start));
+            /* Refused (ulimit -d, overcommit): the RAM tier ends here
+             * and files take over. No file page exists yet, so moving
+             * the boundary renumbers nothing. */
+            arena.ram_end = start;
             A.frozen_top = A.committed = arena.ram_end;
             return map_next();
         }
@@ -167,6 +173,8 @@ int for_pieces(uintptr_t start, uintptr_t end, piece_fn fn, void *ctx)
         enum piece kind = PIECE_SHARED;
         if (start < arena.ram_end) {
             kind = PIECE_RAM;
+            if (arena.ram_end < stop)
+                stop = arena.ram_end;
         } else if (start < A.frozen_top) {
             kind = PIECE_FROZEN;
             if (A.frozen_top < stop)
@@ -351,8 +359,10 @@ int arena_init(const struct settings *s)
         A.budget.limit = s->ram;
         A.budget.source = "FSMEM_RAM";
     }
-    /* Whole chunks only: a budget is a ceiling, so round down. */
-    size_t ram_chunks = (size_t)(A.budget.bytes >> CHUNK_SHIFT);
+    /* A budget is a ceiling: round it down to RAM_STEP. Its last chunk
+     * may be part RAM, part file pages. */
+    uint64_t ram_bytes = A.budget.bytes & ~(uint64_t)(RAM_STEP - 1);
+    size_t ram_chunks = (size_t)((ram_bytes + CHUNK_SIZE - 1) >> CHUNK_SHIFT);
     size_t file_chunks = (size_t)(s->size >> CHUNK_SHIFT);
     if (file_chunks == 0)
         file_chunks = 1;
@@ -380,8 +390,10 @@ int arena_init(const struct settings *s)
             msg_warn(limit, " leaves no room for the heap (it needs at least 64M)", NULL);
             return -1;
         }
-        if (ram_chunks >= fit)
+        if (ram_chunks >= fit) {
             ram_chunks = fit / 2;
+            ram_bytes = (uint64_t)ram_chunks << CHUNK_SHIFT;
+        }
         file_chunks = fit - ram_chunks;
         struct msgbuf m;
         msg_init(&m);
@@ -428,7 +440,7 @@ int arena_init(const struct settings *s)
         munmap((void *)(base + len), (uintptr_t)p + CHUNK_SIZE - base);
     arena.base = arena.top = base;
     arena.end = base + len;
-    arena.ram_end = chunk_addr(ram_chunks);
+    arena.ram_end = base + (uintptr_t)ram_bytes;
     A.mapped = A.committed = base;
     A.frozen_top = arena.ram_end;
 

@@ -3,7 +3,8 @@
  * At start-up one range of address space is reserved (PROT_NONE, nothing
  * committed) for the whole heap. It is carved into CHUNK-sized chunks that
  * are mapped on demand, in address order: the first ones from anonymous
- * memory when a RAM tier is configured, the rest MAP_SHARED from backing
+ * memory when a RAM tier is configured (the chunk where it ends is RAM up
+ * to ram_end, file pages after it), the rest MAP_SHARED from backing
  * files, striped round-robin over the FSMEM_DIR directories (a directory
  * whose disk is full is passed over while another one has room). A pointer is
  * ours exactly when it lies in [base, top).
