@@ -326,12 +326,13 @@ static void purge_excess(void)
 {
     static uint64_t quiet_until;   /* no eligible run was found before this */
     size_t dirty = __atomic_load_n(&dirty_pages, __ATOMIC_RELAXED), limit = purge_limit();
-    if (dirty <= limit || (dirty <= 4 * limit && now_ms() < quiet_until))
+    size_t young = PURGE_YOUNG >> PAGE_SHIFT;
+    if (dirty <= limit || (dirty <= limit + young && now_ms() < quiet_until))
         return;
     lock_acquire(&page_lock);
     while (dirty_pages > purge_limit() / 2) {
         uint64_t now = now_ms();
-        bool hard = dirty_pages > 4 * purge_limit();
+        bool hard = dirty_pages > purge_limit() + young;
         struct run *r = dirtiest(hard ? UINT64_MAX : now - PURGE_AGE_MS);
         if (!r) {
             quiet_until = now + PURGE_AGE_MS / 4;

@@ -38,8 +38,11 @@
 /* Other dirty free pages are given back in batches, dirtiest runs of at
  * least PURGE_MIN_RUN first: those dirty for PURGE_AGE_MS once they pass
  * the soft limit (a sixteenth of the live heap, PURGE_FLOOR at least), any
- * of them past four times that. */
+ * of them once they pass it by PURGE_YOUNG. The allowance for young runs
+ * is a constant, not a share of the heap, because a program that frees
+ * and then goes idle makes no call that would purge them later. */
 #define PURGE_FLOOR ((size_t)32 << 20)
+#define PURGE_YOUNG ((size_t)96 << 20)
 #define PURGE_MIN_RUN ((size_t)256 << 10)
 #define PURGE_AGE_MS 500
 

@@ -3,7 +3,7 @@
 # in one block, in 1 MiB blocks and in 64 KiB blocks, then frees it all;
 # within a second its backing files must have given the space back. At
 # most a constant stays: freed runs younger than half a second are kept
-# for reuse up to four times the purge floor (4 x 32 MiB), and a program
+# for reuse up to the purge floor plus 96 MiB (128 MiB), and a program
 # that goes idle makes no call that would purge them later. While
 # filled, the files hold at least the heap.
 . "$(dirname "$0")/../lib.sh"
