@@ -263,6 +263,16 @@ inram() {
 }
 
 # ------------------------------------------------------------ out of core
+# cgroup_swap allow|deny MIB: lets the runs in $CGROUP (limited to MIB)
+# use swap, or not even when some is on elsewhere (a v1 cgroup may swap
+# without limit by default).
+cgroup_swap() {
+    local mem=-1 v2=max
+    [ "$1" = deny ] && mem=$(($2 << 20)) v2=0
+    [ -f "$CGROUP/memory.memsw.limit_in_bytes" ] && echo "$mem" >"$CGROUP/memory.memsw.limit_in_bytes"
+    [ -f "$CGROUP/memory.swap.max" ] && echo "$v2" >"$CGROUP/memory.swap.max"
+}
+
 # make_cgroup MIB [SECTION]: a memory cgroup limited to MIB; sets CGROUP or
 # returns 1. A later section reuses the cgroup of an earlier one (its
 # processes have exited), with its own limit.
@@ -331,12 +341,9 @@ outofcore() {
                 printf 'outofcore\taccess\t1\tswap\t1\tskipped%s\n' "$(printf '\t-%.0s' $(seq 18))" >>"$RAW"
                 continue
             fi
-            [ -f "$CGROUP/memory.memsw.limit_in_bytes" ] && echo -1 >"$CGROUP/memory.memsw.limit_in_bytes"
-            [ -f "$CGROUP/memory.swap.max" ] && echo max >"$CGROUP/memory.swap.max"
+            cgroup_swap allow "$limit"
         else
-            # no swap may be used by the other rows, even if some is on
-            [ -f "$CGROUP/memory.memsw.limit_in_bytes" ] && echo $((limit << 20)) >"$CGROUP/memory.memsw.limit_in_bytes"
-            [ -f "$CGROUP/memory.swap.max" ] && echo 0 >"$CGROUP/memory.swap.max"
+            cgroup_swap deny "$limit"
         fi
         [ -f "$CGROUP/memory.max_usage_in_bytes" ] && echo 0 >"$CGROUP/memory.max_usage_in_bytes" 2>/dev/null
         res=$(run_one outofcore access 1 "$row" 1 "$OOC_TIMEOUT" -c "$CGROUP" \
@@ -426,13 +433,9 @@ growth() {
                     gave_up[swap]="no swap file"
                     continue
                 fi
-                [ -f "$CGROUP/memory.memsw.limit_in_bytes" ] && echo -1 >"$CGROUP/memory.memsw.limit_in_bytes"
-                [ -f "$CGROUP/memory.swap.max" ] && echo max >"$CGROUP/memory.swap.max"
+                cgroup_swap allow "$limit"
             else
-                # No swap for the other rows even if another job has swap on
-                # (a v1 cgroup may swap without limit by default).
-                [ -f "$CGROUP/memory.memsw.limit_in_bytes" ] && echo $((limit << 20)) >"$CGROUP/memory.memsw.limit_in_bytes"
-                [ -f "$CGROUP/memory.swap.max" ] && echo 0 >"$CGROUP/memory.swap.max"
+                cgroup_swap deny "$limit"
             fi
             for ((run = 1; run <= runs; run++)); do
                 [ -f "$CGROUP/memory.max_usage_in_bytes" ] && echo 0 >"$CGROUP/memory.max_usage_in_bytes" 2>/dev/null

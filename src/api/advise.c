@@ -7,8 +7,6 @@
 #include "api/api.h"
 #include "fsmem.h"
 
-#define FSMEM_API __attribute__((visibility("default")))
-
 FSMEM_API int fsmem_advise(void *addr, size_t len, int advice)
 {
     enum arena_advice how;

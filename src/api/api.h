@@ -17,6 +17,9 @@
     extern __typeof(impl) name __attribute__((alias(#impl), visibility("default")));
 #endif
 
+/* The fsmem_* calls of include/fsmem.h, exported by their own names. */
+#define FSMEM_API __attribute__((visibility("default")))
+
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 

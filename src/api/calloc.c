@@ -10,12 +10,14 @@
  * nothing is touched that the program does not touch itself, and dirty
  * file pages are not written back for nothing. For smaller RAM blocks,
  * memset is cheaper than a page fault per page when the program then
- * writes them all (the usual case); a file range is zeroed by the
- * filesystem from a megabyte up, since its dirty pages would be written
- * back. */
+ * writes them all (the usual case), so RAM uses the threshold at which
+ * freed blocks are given back; a file range is zeroed by the filesystem
+ * from ZERO_MIN_FILE up, since its dirty pages would be written back. */
+#define ZERO_MIN_FILE ((size_t)1 << 20)
+
 static bool zero_by_dropping(void *p, size_t n)
 {
-    if (n < (arena_in_ram((uintptr_t)p) ? PUNCH_MIN : PUNCH_MIN_TIGHT))
+    if (n < (arena_in_ram((uintptr_t)p) ? PUNCH_MIN : ZERO_MIN_FILE))
         return false;
     size_t len = (n + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
     lock_acquire(&page_lock);

@@ -10,8 +10,6 @@
 #include "fsmem.h"
 #include "util/msg.h"
 
-#define FSMEM_API __attribute__((visibility("default")))
-
 FSMEM_API int fsmem_get_stats(struct fsmem_stats *out)
 {
     if (!fsm_ready)

@@ -149,19 +149,17 @@ static uint64_t disk_margin(void)
 static int reserve_with_margin(unsigned dir, uint64_t off, uint64_t len)
 {
     int fd = A.fd[dir];
-    uint64_t avail = free_bytes(fd);
+    uint64_t need = len + disk_margin(), avail = free_bytes(fd);
     /* The filesystem counts blocks it may need for dirty pages (extent
      * records) as taken until they are written back: on a tight disk,
      * write back before calling it full. */
-    if (avail < len + disk_margin() && atomic_load_explicit(&A.disk_tight[dir], memory_order_relaxed) &&
+    if (avail < need && atomic_load_explicit(&A.disk_tight[dir], memory_order_relaxed) &&
         fdatasync(fd) == 0)
         avail = free_bytes(fd);
-    bool tight = avail < len + disk_margin() + DISK_TIGHT;
-    if (tight && !atomic_exchange_explicit(&A.disk_tight[dir], true, memory_order_relaxed))
+    bool tight = avail < need + DISK_TIGHT;
+    if (atomic_exchange_explicit(&A.disk_tight[dir], tight, memory_order_relaxed) != tight && tight)
         tighten_paging(dir);
-    else if (!tight)
-        atomic_store_explicit(&A.disk_tight[dir], false, memory_order_relaxed);
-    if (avail < len + disk_margin())
+    if (avail < need)
         return ENOSPC;
     return file_reserve(fd, off, len);
 }

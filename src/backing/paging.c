@@ -102,7 +102,8 @@ static int advise_piece(enum piece kind, uintptr_t start, size_t len, void *ctx)
         return errno;
     if (madvise((void *)start, len, on_file[how]) != 0)
         return errno;
-    if (kind == PIECE_SHARED && how <= ADVICE_RANDOM)
+    bool pattern = how == ADVICE_NORMAL || how == ADVICE_SEQUENTIAL || how == ADVICE_RANDOM;
+    if (kind == PIECE_SHARED && pattern)
         set_paging(start, len, how);
     return 0;
 }
