@@ -88,21 +88,24 @@ static void drain_ready(struct heap *h)
 /* The first free slot at or above the cursor, or NULL. */
 static void *take_slot(struct slab *s)
 {
-    for (uint32_t w = s->cursor; w < s->nwords; w++) {
+    uint32_t nwords = (s->avail + 63) / 64;
+    for (uint32_t w = s->cursor; w < nwords; w++) {
         uint64_t bits = s->free_bits[w];
         if (bits) {
             s->cursor = w;
             return slab_take(s, w, bits);
         }
     }
-    s->cursor = s->nwords ? s->nwords - 1 : 0;
+    s->cursor = nwords ? nwords - 1 : 0;
     return NULL;
 }
 
-/* The current slab has no free slot left in the owner's view. */
+/* The current slab has no free slot left in the owner's view. Slots
+ * other threads freed come first, then slots never used: reusing memory
+ * that is already resident before touching more. */
 static void *retire_current(struct heap *h, struct slab *s)
 {
-    if (slab_merge_remote(s))
+    if (slab_merge_remote(s) || slab_extend(s))
         return take_slot(s);
     h->current[s->cls] = NULL;
     s->listed = false;

@@ -60,7 +60,7 @@ static inline void heap_free(struct slab *s, void *p)
 {
     uintptr_t off = (uintptr_t)p - s->start;
     uint32_t slot = slot_of(off, s->recip);
-    if (__builtin_expect((uintptr_t)slot * s->size != off, 0))
+    if (__builtin_expect((uintptr_t)slot * s->size != off || !slab_slot_known(s, slot), 0))
         msg_fatal_ptr("free of a pointer malloc never returned:", p);
     struct heap *h = tls_heap;
     if (__builtin_expect(s->owner != h, 0)) {

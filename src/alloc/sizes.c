@@ -57,6 +57,7 @@ void sizes_init(void)
         ci->size = class_size(c);
         ci->pages = slab_pages(ci->size);
         ci->slots = (uint32_t)(((uint64_t)ci->pages * PAGE_SIZE) / ci->size);
+        ci->extend = ci->size < SLAB_EXTEND_BYTES ? (uint32_t)(SLAB_EXTEND_BYTES / ci->size) : 1;
         ci->recip = ((UINT64_C(1) << 40) + ci->size - 1) / ci->size;
     }
 }

@@ -18,11 +18,15 @@
 /* A slab never holds more objects than its bitmap has bits. */
 #define SLAB_MAX_SLOTS 4096
 #define SLAB_WORDS (SLAB_MAX_SLOTS / 64)
+/* A slab hands out slots it has never used a page at a time, so that
+ * the pages a class touches follow what it holds, not its slab length. */
+#define SLAB_EXTEND_BYTES PAGE_SIZE
 
 struct class_info {
     uint32_t size;    /* object size in bytes */
     uint32_t pages;   /* pages in one slab of this class */
     uint32_t slots;   /* objects in one slab */
+    uint32_t extend;  /* slots a slab hands out at a time (see slab.h) */
     uint64_t recip;   /* ceil(2^40 / size): offset * recip >> 40 == offset / size */
 };
 

@@ -28,10 +28,33 @@ struct slab *slab_new(struct heap *h, unsigned cls)
     s->cls = cls;
     s->owner = h;
     s->nwords = (ci->slots + 63) / 64;
-    memset(s->free_bits, 0xff, (size_t)(ci->slots / 64) * sizeof(uint64_t));
-    if (ci->slots % 64)
-        s->free_bits[ci->slots / 64] = (UINT64_C(1) << (ci->slots % 64)) - 1;
+    slab_extend(s);
     return s;
+}
+
+/* Bits lo..hi-1 of a word, 0 <= lo < hi <= 64. */
+static uint64_t bit_range(uint32_t lo, uint32_t hi)
+{
+    uint64_t below_hi = hi == 64 ? ~UINT64_C(0) : (UINT64_C(1) << hi) - 1;
+    return below_hi & ~((UINT64_C(1) << lo) - 1);
+}
+
+bool slab_extend(struct slab *s)
+{
+    const struct class_info *ci = &class_table[s->cls];
+    uint32_t from = s->avail;
+    if (from >= ci->slots)
+        return false;
+    uint32_t to = ci->slots - from > ci->extend ? from + ci->extend : ci->slots;
+    for (uint32_t w = from / 64; w * 64 < to; w++) {
+        uint32_t lo = from > w * 64 ? from - w * 64 : 0;
+        uint32_t hi = to < (w + 1) * 64 ? to - w * 64 : 64;
+        s->free_bits[w] |= bit_range(lo, hi);
+    }
+    __atomic_store_n(&s->avail, to, __ATOMIC_RELAXED);
+    if (from / 64 < s->cursor)
+        s->cursor = from / 64;
+    return true;
 }
 
 void slab_release(struct slab *s)
@@ -44,8 +67,9 @@ uint32_t slab_merge_remote(struct slab *s)
 {
     if (atomic_load_explicit(&s->remote_count, memory_order_acquire) == 0)
         return 0;
-    uint32_t freed = 0, lowest = s->nwords;
-    for (uint32_t w = 0; w < s->nwords; w++) {
+    uint32_t nwords = (s->avail + 63) / 64;   /* no remote bit above avail */
+    uint32_t freed = 0, lowest = nwords;
+    for (uint32_t w = 0; w < nwords; w++) {
         if (!atomic_load_explicit(&s->remote_bits[w], memory_order_relaxed))
             continue;
         uint64_t b = atomic_exchange_explicit(&s->remote_bits[w], 0, memory_order_acquire);

@@ -9,6 +9,13 @@
  * which may be on disk; and because a bit that is already set is a double
  * free, caught on the spot.
  *
+ * Slots a slab has never used are not in free_bits yet: avail counts the
+ * slots made free so far, and the owner adds the next class_info.extend
+ * (a page's worth) only when it has no free slot left and no remote free
+ * is waiting. So a class touches as many pages as it holds objects, not a
+ * whole slab, and slots freed by other threads are taken again before
+ * fresh pages are. A slot at or above avail was never handed out.
+ *
  * A slab the owner finds exhausted is unlisted and marked SLAB_FULL. The
  * first remote free into a full slab moves it to SLAB_QUEUED and pushes it
  * on the owner's ready stack, where the owner finds it again. Both sides
@@ -42,6 +49,7 @@ struct slab {
     uint32_t used;        /* slots not free in the owner's view */
     uint32_t cursor;      /* no free bit below this word */
     uint32_t nwords;
+    uint32_t avail;       /* slots [0, avail) handed out or free; none above */
     bool listed;          /* the heap's current slab or on its partial list */
     struct run *run;
     struct slab *next, *prev;            /* partial list */
@@ -57,6 +65,15 @@ struct slab {
 struct slab *slab_new(struct heap *h, unsigned cls);
 /* Gives an empty slab's pages back. */
 void slab_release(struct slab *s);
+/* Makes the next slots the slab has never used free; false when none
+ * are left. Owner only. */
+bool slab_extend(struct slab *s);
+/* Whether slot lies where the slab has handed out slots; other threads
+ * may ask, since avail only grows while the slab lives. */
+static inline bool slab_slot_known(struct slab *s, uint32_t slot)
+{
+    return slot < __atomic_load_n(&s->avail, __ATOMIC_RELAXED);
+}
 /* Folds remote frees into free_bits; returns how many slots it freed.
  * Aborts on a slot freed twice. Owner only. */
 uint32_t slab_merge_remote(struct slab *s);

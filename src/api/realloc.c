@@ -23,7 +23,7 @@ static void *realloc_small(struct slab *s, void *p, size_t n)
 {
     uintptr_t off = (uintptr_t)p - s->start;
     uint32_t slot = slot_of(off, s->recip);
-    if ((uintptr_t)slot * s->size != off)
+    if ((uintptr_t)slot * s->size != off || !slab_slot_known(s, slot))
         msg_fatal_ptr("realloc of a pointer malloc never returned:", p);
     if (slab_slot_free(s, slot))
         msg_fatal_ptr("realloc of freed memory at", p);

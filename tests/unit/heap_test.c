@@ -1,7 +1,8 @@
 /* Thread heaps and slabs: every class allocates distinct, aligned,
  * non-overlapping objects; freeing and reallocating reuses slots; frees
- * from another thread come back to the owner; a double free and a free
- * of an interior pointer abort (checked in child processes). */
+ * from another thread come back to the owner; a double free, a free of
+ * an interior pointer and a free of a slot never handed out abort
+ * (checked in child processes). */
 #include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -46,6 +47,21 @@ static void interior_free(void) { char *p = fsm_malloc(100); fsm_free(p + 16); }
 static void large_double_free(void) { void *p = fsm_malloc(1 << 20); fsm_free(p); fsm_free(p); }
 static void large_interior(void) { char *p = fsm_malloc(1 << 20); fsm_free(p + 8192); }
 static void stack_free(void) { int x; fsm_free(&x); }
+/* A slot past those a fresh slab has handed out (a new thread's heap has
+ * no slab yet, and a slab of 16-byte objects hands out a page's worth). */
+static void *free_unused_slot(void *arg)
+{
+    (void)arg;
+    char *p = fsm_malloc(16);
+    fsm_free(p + 16 * (PAGE_SIZE / 16));
+    return NULL;
+}
+static void unused_slot_free(void)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, free_unused_slot, NULL);
+    pthread_join(t, NULL);
+}
 
 int main(void)
 {
@@ -90,5 +106,6 @@ int main(void)
     CHECK(dies_with_abort(large_double_free));
     CHECK(dies_with_abort(large_interior));
     CHECK(dies_with_abort(stack_free));
+    CHECK(dies_with_abort(unused_slot_free));
     return check_done("heap");
 }
