@@ -19,7 +19,8 @@
 #include "util/msg.h"
 #include "util/settings.h"
 
-static const char *const opt_name[SET_COUNT] = {"--dir", "--size", "--ram", "--stats"};
+static const char *const opt_name[SET_COUNT] = {"--dir", "--size", "--ram", "--stats",
+                                                "--paging"};
 
 static const char help_text[] =
     "Usage: fsmem [options] [--] program [args...]\n"
@@ -43,12 +44,17 @@ static const char help_text[] =
     "  --stats[=PATH]    FSMEM_STATS  summary at exit: peak heap, RAM/file split,\n"
     "                    disk used, major faults; to stderr, or to PATH if given.\n"
     "                    Default: off.\n"
+    "  --paging MODE     FSMEM_PAGING how heap pages on disk come back:\n"
+    "                    passes = the 2 MiB around each fault, for programs that\n"
+    "                    go through their data (default); random = only the\n"
+    "                    4 KiB page touched, for scattered access to a heap far\n"
+    "                    larger than memory (passes then run about 20x slower).\n"
     "  -h, --help        this text\n"
     "  -V, --version     print the version\n"
     "BYTES: a number with an optional K, M, G or T suffix (binary: 1K = 1024).\n"
     "\n"
     "Environment:\n"
-    "  FSMEM_DIR, FSMEM_SIZE, FSMEM_RAM  as above\n"
+    "  FSMEM_DIR, FSMEM_SIZE, FSMEM_RAM, FSMEM_PAGING  as above\n"
     "  FSMEM_STATS   1 prints the summary to stderr at exit; a path writes it\n"
     "                there; unset, empty or 0: off\n"
     "  TMPDIR        the default directory, unless it is on tmpfs\n"
@@ -293,6 +299,8 @@ int main(int argc, char **argv)
         set_var(settings_var[SET_SIZE], given[SET_SIZE]);
     if (given[SET_RAM])
         set_var(settings_var[SET_RAM], given[SET_RAM]);
+    if (given[SET_PAGING])
+        set_var(settings_var[SET_PAGING], given[SET_PAGING]);
     if (s.stats == STATS_FILE) {
         char *path = absolute(s.stats_path);
         if (!path)

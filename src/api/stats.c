@@ -62,6 +62,7 @@ FSMEM_API int fsmem_get_settings(struct fsmem_settings *out)
     out->stats = fsm_settings.stats == STATS_OFF      ? "off"
                  : fsm_settings.stats == STATS_STDERR ? "stderr"
                                                       : fsm_settings.stats_path;
+    out->paging = fsm_settings.paging == PAGING_RANDOM ? "random" : "passes";
     return 0;
 }
 

@@ -29,9 +29,11 @@ static bool parse_version(const char *s, unsigned *major, unsigned *minor)
  * than memory: most of what it reads is not wanted. Asking for huge pages
  * and random access instead makes each fault read the aligned 2 MiB
  * around it (a large folio where the filesystem has them) and nothing
- * else. Kernels before 5.18 ignore the huge-page hint for file reads, and
- * random access alone would read one page per fault, so there the
- * default stays. So does a directory whose disk is short of room: a
+ * else. FSMEM_PAGING=random asks for that alone: a fault reads the page
+ * touched, right for scattered access to a heap far larger than memory,
+ * about 20 times slower for passes. Kernels before 5.18 ignore the
+ * huge-page hint for file reads, and random access alone would read one
+ * page per fault, so there the default stays. So does a directory whose disk is short of room: a
  * large folio written through the mapping takes disk blocks for all of
  * its 2 MiB, also where fsmem reserved none (see tighten_paging). */
 void set_paging(uintptr_t start, size_t len, enum arena_advice how)
@@ -50,6 +52,9 @@ void set_paging(uintptr_t start, size_t len, enum arena_advice how)
         }
         A.paging = PAGING_HUGE;
     }
+    /* FSMEM_PAGING=random: the program said its access is scattered. */
+    if (how == ADVICE_NORMAL && A.settings->paging == PAGING_RANDOM)
+        how = ADVICE_RANDOM;
     switch (how) {
     case ADVICE_RANDOM:       /* the page touched, no more */
         madvise((void *)start, len, MADV_NOHUGEPAGE);

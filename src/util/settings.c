@@ -20,7 +20,7 @@
 #endif
 
 const char *const settings_var[SET_COUNT] = {
-    "FSMEM_DIR", "FSMEM_SIZE", "FSMEM_RAM", "FSMEM_STATS",
+    "FSMEM_DIR", "FSMEM_SIZE", "FSMEM_RAM", "FSMEM_STATS", "FSMEM_PAGING",
 };
 
 /* Identity of this reason lets the printer quote the offending suffix,
@@ -341,6 +341,17 @@ static int parse_stats(struct settings *s, const char *value, const char *label)
     return 0;
 }
 
+static int parse_paging(struct settings *s, const char *value, const char *label)
+{
+    if (!value || !*value || strcmp(value, "passes") == 0)
+        s->paging = PAGING_PASSES;
+    else if (strcmp(value, "random") == 0)
+        s->paging = PAGING_RANDOM;
+    else
+        return reject(label, value, "unknown (passes or random)", NULL);
+    return 0;
+}
+
 static int parse_ram(struct settings *s, const char *value, const char *label)
 {
     if (!value || same_word(value, "auto")) {
@@ -379,6 +390,8 @@ int settings_parse(struct settings *s, const char *const values[SET_COUNT],
     if (parse_ram(s, values[SET_RAM], label[SET_RAM]) != 0)
         return -1;
     if (parse_stats(s, values[SET_STATS], label[SET_STATS]) != 0)
+        return -1;
+    if (parse_paging(s, values[SET_PAGING], label[SET_PAGING]) != 0)
         return -1;
 
     struct dirinfo di[SETTINGS_MAX_DIRS];

@@ -19,12 +19,17 @@
 /* Smallest accepted FSMEM_SIZE (one backing chunk is 64 MiB). */
 #define SETTINGS_MIN_SIZE (UINT64_C(64) << 20)
 
-enum setting_id { SET_DIR, SET_SIZE, SET_RAM, SET_STATS, SET_COUNT };
+enum setting_id { SET_DIR, SET_SIZE, SET_RAM, SET_STATS, SET_PAGING, SET_COUNT };
 
 /* Variable names, indexed by enum setting_id: "FSMEM_DIR", ... */
 extern const char *const settings_var[SET_COUNT];
 
 enum stats_mode { STATS_OFF, STATS_STDERR, STATS_FILE };
+
+/* How a fault on a file page reads from disk (docs/DESIGN.md, "Paging"):
+ * the aligned 2 MiB around it (passes over the data), or the page alone
+ * (scattered access). */
+enum paging_mode { PAGING_PASSES, PAGING_RANDOM };
 
 struct settings {
     /* Backing directories, as absolute or relative paths, never empty. */
@@ -38,6 +43,8 @@ struct settings {
 
     bool ram_auto;          /* FSMEM_RAM=auto (the default) */
     uint64_t ram;           /* bytes when !ram_auto */
+
+    enum paging_mode paging;
 
     enum stats_mode stats;
     char stats_path[SETTINGS_PATH_MAX]; /* when stats == STATS_FILE */

@@ -10,7 +10,7 @@ FSMEM=$BUILD/fsmem
 for f in "$BUILD/fsmem" "$BUILD/libfsmem.so"; do
     [ -e "$f" ] || { echo "FAIL: $f is missing (run make first)"; exit 1; }
 done
-unset FSMEM_DIR FSMEM_SIZE FSMEM_RAM FSMEM_STATS LD_PRELOAD
+unset FSMEM_DIR FSMEM_SIZE FSMEM_RAM FSMEM_STATS FSMEM_PAGING LD_PRELOAD
 
 mounted=""
 tmp=""
@@ -129,6 +129,8 @@ FSMEM_RAM|1X
 FSMEM_RAM|
 FSMEM_STATS|$tmp/missing/stats.txt
 FSMEM_STATS|$tmp
+FSMEM_PAGING|sequential
+FSMEM_PAGING|RANDOM
 EOF
 
 # A read-only directory: a read-only mount when root, else a mode-555
@@ -166,6 +168,8 @@ FSMEM_RAM|0
 FSMEM_RAM|auto
 FSMEM_RAM|1G
 FSMEM_STATS|0
+FSMEM_PAGING|passes
+FSMEM_PAGING|random
 EOF
 if [ "$disk_bytes" -ge $((2 << 40)) ]; then
     good FSMEM_SIZE 2t

@@ -1,0 +1,66 @@
+#!/bin/bash
+# FSMEM_PAGING: how much a fault reads back from disk, with the heap on
+# files in a memory cgroup of a quarter of it.
+#   default (passes): a heap read in order, touched at random, read again;
+#     each pass must read 2 MiB a fault (at most 8 faults per MiB passed
+#     over, where 4 KiB reads would take 256).
+#   FSMEM_PAGING=random: random touches must read the page touched (at
+#     most 16 KiB a fault on average, where the default reads 2 MiB).
+# Figures are over the second half of each phase. Needs a memory cgroup
+# and Linux 5.18 or later (skips otherwise).
+. "$(dirname "$0")/../lib.sh"
+need_file "$BUILD/tests/pattern" "$BUILD/libfsmem.so"
+
+kernel=$(uname -r)
+major=${kernel%%.*} rest=${kernel#*.}
+minor=${rest%%[!0-9]*}
+if [ "$major" -lt 5 ] || { [ "$major" -eq 5 ] && [ "${minor:-0}" -lt 18 ]; }; then
+    skip "Linux $kernel reads file pages with its own read-around (fsmem chooses from 5.18)"
+fi
+
+dir=$(disk_tmpdir fsmem-pattern) || fail "no writable directory on disk for backing files"
+cg=
+cleanup() {
+    cgroup_remove "$cg"
+    rm -rf "$dir" "$dir.out"
+}
+trap cleanup EXIT
+
+# run PAGING HEAP_MIB LIMIT_MIB TOUCHES PASSES: pattern in a fresh cgroup.
+run() {
+    local paging=$1 mib=$2 limit=$3 status
+    cgroup_remove "$cg"
+    cg=$(cgroup_make pattern $((limit << 20))) || skip "$cg"
+    cgroup_run "$cg" env LD_PRELOAD="$BUILD/libfsmem.so" FSMEM_RAM=0 FSMEM_DIR="$dir" \
+        FSMEM_STATS= FSMEM_PAGING="$paging" "$BUILD/tests/pattern" "$mib" "$4" "$5" \
+        >"$dir.out" 2>&1
+    status=$?
+    sed 's/^/  /' "$dir.out"
+    [ "$status" = 0 ] || fail "pattern, FSMEM_PAGING=$paging: $(describe_status $status)"
+    grep -qx "paging ${paging:-passes}" "$dir.out" ||
+        fail "FSMEM_PAGING=$paging did not reach fsmem: $(grep '^paging' "$dir.out")"
+}
+
+# value PHASE UNIT: the number before UNIT on the line of PHASE.
+value() {
+    awk -v p="$1:" -v u="$2" 'index($0, p) == 1 {
+        for (i = 2; i <= NF; i++) if ($i == u) { print $(i - 1); exit } }' "$dir.out"
+}
+
+note "default paging: 1 GiB heap in a 256 MiB cgroup"
+run "" 1024 256 2000 1
+pass_fpm=$(value pass faults)
+again_fpm=$(value "pass again" faults)
+[ -n "$pass_fpm" ] && [ -n "$again_fpm" ] || fail "pattern printed no figures"
+for f in "$pass_fpm" "$again_fpm"; do
+    awk -v f="$f" 'BEGIN { exit !(f <= 8) }' ||
+        fail "a pass took $f major faults per MiB (0.5 expected with 2 MiB reads)"
+done
+
+note "FSMEM_PAGING=random: 384 MiB heap in a 96 MiB cgroup"
+run random 384 96 20000 0
+scatter_kib=$(value scatter KiB)
+[ -n "$scatter_kib" ] || fail "pattern printed no figures"
+[ "$scatter_kib" -le 16 ] ||
+    fail "with FSMEM_PAGING=random, random touches read $scatter_kib KiB a fault (4 expected)"
+echo "pattern: passes took $pass_fpm and $again_fpm major faults per MiB; with FSMEM_PAGING=random a random touch read $scatter_kib KiB"
