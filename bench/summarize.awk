@@ -211,7 +211,7 @@ function outofcore_report(    a, al, k, c, w, sw, swr, t, wp, rp, rnd, mbf, mbw,
     print "pass; MB/s = heap / time; % = that rate against the disk's direct write (fill) or read"
     print "(passes) bandwidth; random = ms per random page touch; read/written = GiB of block I/O;"
     print "x swap = how many times faster than Linux swap on the same disk (> 1: faster)"
-    printf "%-10s %7s %8s %7s %5s %7s %5s %7s %5s %9s %6s %6s %8s %7s %7s\n", "method", "status", "total s",
+    printf "%-12s %7s %8s %7s %5s %7s %5s %7s %5s %9s %6s %6s %8s %7s %7s\n", "method", "status", "total s",
            "fill s", "%", "wpass s", "%", "rpass s", "%", "random ms", "read", "writ.", "majflt", "x swap", "rnd x"
     sk = "access" SUBSEP "1" SUBSEP "swap"
     sw = cell("access", 1, "swap") == "ok" ? median(sk SUBSEP "wall") : ""
@@ -221,7 +221,7 @@ function outofcore_report(    a, al, k, c, w, sw, swr, t, wp, rp, rnd, mbf, mbw,
     for (a = 1; a <= nA; a++) {
         al = A[a]; k = "access" SUBSEP "1" SUBSEP al; c = cell("access", 1, al)
         if (c != "ok") {
-            printf "%-10s %7s\n", al, c
+            printf "%-12s %7s\n", al, c
             printf "%s\t%s", al, c > out_tsv
             for (i = 3; i <= 22; i++) printf "\t-" > out_tsv
             printf "\t%s\t%s\n", disk_w, disk_r > out_tsv
@@ -235,7 +235,7 @@ function outofcore_report(    a, al, k, c, w, sw, swr, t, wp, rp, rnd, mbf, mbw,
         pf = (mbf != "" && disk_w + 0 > 0) ? 100 * mbf / disk_w : ""
         pw = (mbw != "" && disk_r + 0 > 0) ? 100 * mbw / disk_r : ""
         pr = (mbr != "" && disk_r + 0 > 0) ? 100 * mbr / disk_r : ""
-        printf "%-10s %7s %8.2f %7.2f %5s %7.2f %5s %7.2f %5s %9.3f %6.1f %6.1f %8d %7s %7s\n", al, c, w,
+        printf "%-12s %7s %8.2f %7.2f %5s %7.2f %5s %7.2f %5s %9.3f %6.1f %6.1f %8d %7s %7s\n", al, c, w,
                t, fmt(pf, "%.0f"), wp, fmt(pw, "%.0f"), rp, fmt(pr, "%.0f"), rnd / 1000,
                median(k SUBSEP "in_kb") / 1048576, median(k SUBSEP "out_kb") / 1048576,
                median(k SUBSEP "majflt"), fmt(ratio(sw, w), "%.2f"), fmt(ratio(swr, rnd), "%.2f")
