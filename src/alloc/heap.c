@@ -88,7 +88,7 @@ static void drain_ready(struct heap *h)
 /* The first free slot at or above the cursor, or NULL. */
 static void *take_slot(struct slab *s)
 {
-    uint32_t nwords = (s->avail + 63) / 64;
+    uint32_t nwords = slab_words(s);
     for (uint32_t w = s->cursor; w < nwords; w++) {
         uint64_t bits = s->free_bits[w];
         if (bits) {

@@ -27,7 +27,6 @@ struct slab *slab_new(struct heap *h, unsigned cls)
     s->recip = ci->recip;
     s->cls = cls;
     s->owner = h;
-    s->nwords = (ci->slots + 63) / 64;
     slab_extend(s);
     return s;
 }
@@ -67,7 +66,7 @@ uint32_t slab_merge_remote(struct slab *s)
 {
     if (atomic_load_explicit(&s->remote_count, memory_order_acquire) == 0)
         return 0;
-    uint32_t nwords = (s->avail + 63) / 64;   /* no remote bit above avail */
+    uint32_t nwords = slab_words(s);
     uint32_t freed = 0, lowest = nwords;
     for (uint32_t w = 0; w < nwords; w++) {
         if (!atomic_load_explicit(&s->remote_bits[w], memory_order_relaxed))
@@ -92,7 +91,7 @@ uint32_t slab_merge_remote(struct slab *s)
 
 bool slab_has_remote(struct slab *s)
 {
-    for (uint32_t w = 0; w < s->nwords; w++)
+    for (uint32_t w = 0; w < slab_words(s); w++)
         if (atomic_load(&s->remote_bits[w]))
             return true;
     return false;

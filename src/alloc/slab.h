@@ -48,7 +48,6 @@ struct slab {
     uint32_t cls;
     uint32_t used;        /* slots not free in the owner's view */
     uint32_t cursor;      /* no free bit below this word */
-    uint32_t nwords;
     uint32_t avail;       /* slots [0, avail) handed out or free; none above */
     bool listed;          /* the heap's current slab or on its partial list */
     struct run *run;
@@ -68,6 +67,11 @@ void slab_release(struct slab *s);
 /* Makes the next slots the slab has never used free; false when none
  * are left. Owner only. */
 bool slab_extend(struct slab *s);
+/* Bitmap words that can hold a bit: none lies at or above avail. */
+static inline uint32_t slab_words(const struct slab *s)
+{
+    return (s->avail + 63) / 64;
+}
 /* Whether slot lies where the slab has handed out slots; other threads
  * may ask, since avail only grows while the slab lives. */
 static inline bool slab_slot_known(struct slab *s, uint32_t slot)

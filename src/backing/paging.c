@@ -29,15 +29,26 @@ static bool parse_version(const char *s, unsigned *major, unsigned *minor)
  * than memory: most of what it reads is not wanted. Asking for huge pages
  * and random access instead makes each fault read the aligned 2 MiB
  * around it (a large folio where the filesystem has them) and nothing
- * else. FSMEM_PAGING=random asks for that alone: a fault reads the page
- * touched, right for scattered access to a heap far larger than memory,
- * about 20 times slower for passes. Kernels before 5.18 ignore the
- * huge-page hint for file reads, and random access alone would read one
- * page per fault, so there the default stays. So does a directory whose disk is short of room: a
+ * else. Kernels before 5.18 ignore the huge-page hint for file reads, and
+ * random access alone would read one page per fault, so there the
+ * default stays. So does a directory whose disk is short of room: a
  * large folio written through the mapping takes disk blocks for all of
- * its 2 MiB, also where fsmem reserved none (see tighten_paging). */
+ * its 2 MiB, also where fsmem reserved none (see tighten_paging).
+ *
+ * Random access alone is what FSMEM_PAGING=random and RANDOM advice ask
+ * for: a fault reads the page touched, right for scattered access to a
+ * heap far larger than memory, about 20 times slower for passes. It needs
+ * no huge pages and takes no extra disk, so it holds on every kernel and
+ * disk. */
 void set_paging(uintptr_t start, size_t len, enum arena_advice how)
 {
+    if (how == ADVICE_NORMAL && A.settings->paging == PAGING_RANDOM)
+        how = ADVICE_RANDOM;
+    if (how == ADVICE_RANDOM) {
+        madvise((void *)start, len, MADV_NOHUGEPAGE);
+        madvise((void *)start, len, MADV_RANDOM);
+        return;
+    }
     if (A.paging == PAGING_KERNEL ||
         atomic_load_explicit(&A.disk_tight[file_dir(start)], memory_order_relaxed))
         return;
@@ -52,33 +63,19 @@ void set_paging(uintptr_t start, size_t len, enum arena_advice how)
         }
         A.paging = PAGING_HUGE;
     }
-    /* FSMEM_PAGING=random: the program said its access is scattered. */
-    if (how == ADVICE_NORMAL && A.settings->paging == PAGING_RANDOM)
-        how = ADVICE_RANDOM;
-    switch (how) {
-    case ADVICE_RANDOM:       /* the page touched, no more */
-        madvise((void *)start, len, MADV_NOHUGEPAGE);
-        madvise((void *)start, len, MADV_RANDOM);
-        break;
-    case ADVICE_SEQUENTIAL:
-        madvise((void *)start, len, MADV_HUGEPAGE);
-        madvise((void *)start, len, MADV_SEQUENTIAL);
-        break;
-    default:
-        madvise((void *)start, len, MADV_HUGEPAGE);
-        madvise((void *)start, len, MADV_RANDOM);
-        break;
-    }
+    madvise((void *)start, len, MADV_HUGEPAGE);
+    madvise((void *)start, len, how == ADVICE_SEQUENTIAL ? MADV_SEQUENTIAL : MADV_RANDOM);
 }
 
 /* A directory's disk has just become short of room: its chunks go back
  * to the kernel's page-sized folios, so that no write takes disk blocks
- * beyond what was reserved. */
+ * beyond what was reserved (still page by page under FSMEM_PAGING=random). */
 static int small_paging_piece(enum piece kind, uintptr_t start, size_t len, void *ctx)
 {
     if (kind == PIECE_SHARED && file_dir(start) == *(unsigned *)ctx) {
         madvise((void *)start, len, MADV_NOHUGEPAGE);
-        madvise((void *)start, len, MADV_NORMAL);
+        madvise((void *)start, len,
+                A.settings->paging == PAGING_RANDOM ? MADV_RANDOM : MADV_NORMAL);
     }
     return 0;
 }
