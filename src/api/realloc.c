@@ -32,6 +32,19 @@ static void *realloc_small(struct slab *s, void *p, size_t n)
     return move(p, s->size, n);
 }
 
+/* Room a large block that has to move, growing by less than a quarter, is
+ * given to grow in: a quarter of its new size. So a buffer grown a little
+ * at a time (a string appended to, one realloc per append) is copied a
+ * few times per doubling instead of at every page, while one that grows
+ * by doubling, and would not use the room before its next move, gets
+ * exactly what it asks for. */
+static size_t growth_room(size_t pages)
+{
+    size_t room = pages / 4;
+    size_t cap = (size_t)1 << (30 - PAGE_SHIFT);
+    return room < cap ? room : cap;
+}
+
 static void *realloc_large(struct run *r, void *p, size_t n)
 {
     if (r->kind != RUN_LARGE || r->start != (uintptr_t)p)
@@ -41,13 +54,25 @@ static void *realloc_large(struct run *r, void *p, size_t n)
     size_t old = r->npages << PAGE_SHIFT;
     if (n <= SMALL_MAX)
         return move(p, old, n);
-    if (n > PTRDIFF_MAX) {
+    if (n > PTRDIFF_MAX - (PTRDIFF_MAX >> 2)) {
         errno = ENOMEM;
         return NULL;
     }
     size_t pages = pages_for(n);
-    if (pages == r->npages || large_resize(r, pages))
+    /* A block that already spans the new size keeps its room (a shrink
+     * by less than the room a move would give), the rest grows or
+     * shrinks in place where its neighbour allows. */
+    if ((pages <= r->npages && r->npages - pages <= growth_room(pages)) ||
+        large_resize(r, pages))
         return p;
+    if (pages > r->npages && pages - r->npages < growth_room(pages)) {
+        void *q = fsm_malloc((pages + growth_room(pages)) << PAGE_SHIFT);
+        if (q) {
+            memcpy(q, p, old);
+            fsm_free(p);
+            return q;
+        }
+    }
     return move(p, old, n);
 }
 
