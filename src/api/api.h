@@ -45,6 +45,11 @@ struct heap *fsm_thread_heap(void);
  * *zeroed tells whether it is known to read as zero. */
 void *fsm_large_alloc(size_t n, size_t align, bool *zeroed);
 
+/* stats.c: the FSMEM_STATS summary. Start keeps a copy of stderr (at
+ * init), the other prints the summary (at exit). */
+void fsm_stats_start(void);
+void fsm_print_stats_at_exit(void);
+
 /* Before init completes: a small bump area in ordinary memory. */
 void *bootstrap_alloc(size_t n);
 bool bootstrap_owns(const void *p);

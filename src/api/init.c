@@ -40,6 +40,7 @@ bool fsm_init(void)
             _exit(1);
         if (pthread_key_create(&heap_key, thread_exit) != 0)
             msg_die(1, "cannot create a thread key", NULL, NULL);
+        fsm_stats_start();
         __atomic_store_n(&fsm_ready, true, __ATOMIC_RELEASE);
     }
     lock_release(&init_lock);
@@ -82,7 +83,6 @@ static void fork_prepare(void) { fork_all(FORK_PREPARE); }
 static void fork_parent(void) { fork_all(FORK_PARENT); }
 static void fork_child(void) { fork_all(FORK_CHILD); }
 
-void fsm_print_stats_at_exit(void);
 
 __attribute__((constructor(101))) static void fsmem_start(void)
 {

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "alloc/pages.h"
@@ -139,12 +140,54 @@ FSMEM_API void fsmem_print_stats(int fd)
     msg_write(fd, &m);
 }
 
+/* A copy of stderr for the summary. Many programs close stderr on their
+ * way out (coreutils' sort and ls check that it flushed), before library
+ * destructors run; the copy keeps the summary from being lost. It sits
+ * high, is closed on exec, and is trusted at exit only if it is still
+ * the same file: a program that closes or reuses descriptors wholesale
+ * gets no summary rather than one written into a file of its own. */
+#define SUMMARY_FD_MIN 200
+static int summary_fd = -1;
+static dev_t summary_dev;
+static ino_t summary_ino;
+
+void fsm_stats_start(void)
+{
+    struct stat st;
+    if (fsm_settings.stats != STATS_STDERR)
+        return;
+    int fd = fcntl(2, F_DUPFD_CLOEXEC, SUMMARY_FD_MIN);
+    if (fd < 0)
+        return;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return;
+    }
+    summary_fd = fd;
+    summary_dev = st.st_dev;
+    summary_ino = st.st_ino;
+}
+
+/* stderr while the program still has it open, else the copy. */
+static int summary_stderr(void)
+{
+    struct stat st;
+    if (fcntl(2, F_GETFD) != -1)
+        return 2;
+    if (summary_fd >= 0 && fstat(summary_fd, &st) == 0 && st.st_dev == summary_dev &&
+        st.st_ino == summary_ino)
+        return summary_fd;
+    return -1;
+}
+
 void fsm_print_stats_at_exit(void)
 {
     if (!fsm_ready || fsm_settings.stats == STATS_OFF)
         return;
     if (fsm_settings.stats == STATS_STDERR) {
-        fsmem_print_stats(2);
+        int fd = summary_stderr();
+        if (fd >= 0)
+            fsmem_print_stats(fd);
         return;
     }
     /* Appended: every process of a job (and its children) adds its own. */

@@ -308,7 +308,9 @@ static int parse_stats(struct settings *s, const char *value, const char *label)
         s->stats = STATS_OFF;
         return 0;
     }
-    if (strcmp(value, "1") == 0) {
+    /* "stderr" is what fsmem_get_settings() reports for 1: taking it as a
+     * file name would leave a file called stderr in the working directory. */
+    if (strcmp(value, "1") == 0 || strcmp(value, "stderr") == 0) {
         s->stats = STATS_STDERR;
         return 0;
     }

@@ -184,5 +184,19 @@ else
     echo "note: /dev/shm is not a writable tmpfs; tmpfs row skipped"
 fi
 
+# FSMEM_STATS=stderr is stderr, as fsmem_get_settings() names it, not a
+# file called "stderr" in the working directory. sort closes stderr before
+# library destructors run, so this also checks that the summary survives
+# that.
+mkdir "$tmp/cwd"
+err=$(cd "$tmp/cwd" && printf 'b\na\n' | FSMEM_STATS=stderr FSMEM_DIR=$tmp LD_PRELOAD="$LIB" sort 2>&1 >/dev/null)
+if [ -e "$tmp/cwd/stderr" ]; then
+    fail "FSMEM_STATS=stderr wrote a file named stderr"
+elif ! grep -q "^fsmem:" <<<"$err"; then
+    fail "FSMEM_STATS=stderr printed no summary on stderr: $err"
+else
+    passed=$((passed + 1))
+fi
+
 echo "settings: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
