@@ -59,6 +59,8 @@ static const char help_text[] =
     "                writes it there; unset, empty or 0: off\n"
     "  TMPDIR        the default directory, unless it is on tmpfs\n"
     "  LD_PRELOAD    kept; fsmem puts libfsmem.so first\n"
+    "  FSMEM_WARN_PID  set by fsmem to the program's pid: warnings every\n"
+    "                process would repeat (tmpfs, ulimit) come from it alone\n"
     "Without the launcher: LD_PRELOAD=/path/to/libfsmem.so program [args...]\n"
     "\n"
     "Examples:\n"
@@ -311,5 +313,10 @@ int main(int argc, char **argv)
         set_var(settings_var[SET_STATS], given[SET_STATS]);
     }
     preload(lib);
+    /* The program keeps this process's pid across exec: the warnings every
+     * process of the job would repeat are printed by it alone. */
+    char pid[24];
+    snprintf(pid, sizeof pid, "%ld", (long)getpid());
+    set_var("FSMEM_WARN_PID", pid);
     run(argv + i);
 }

@@ -393,13 +393,15 @@ int arena_init(const struct settings *s)
             ram_bytes = (uint64_t)ram_chunks << CHUNK_SHIFT;
         }
         file_chunks = fit - ram_chunks;
-        struct msgbuf m;
-        msg_init(&m);
-        msg_str(&m, "fsmem: FSMEM_SIZE is more than ");
-        msg_str(&m, limit);
-        msg_str(&m, " allows; the heap is limited to ");
-        msg_bytes(&m, (uint64_t)fit << CHUNK_SHIFT);
-        msg_write(2, &m);
+        if (msg_notice_here()) {
+            struct msgbuf m;
+            msg_init(&m);
+            msg_str(&m, "fsmem: FSMEM_SIZE is more than ");
+            msg_str(&m, limit);
+            msg_str(&m, " allows; the heap is limited to ");
+            msg_bytes(&m, (uint64_t)fit << CHUNK_SHIFT);
+            msg_write(2, &m);
+        }
     }
     arena.nchunks = ram_chunks + file_chunks;
     /* Each file may hold as many chunks as its filesystem (so a large disk

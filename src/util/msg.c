@@ -149,3 +149,17 @@ _Noreturn void msg_die(int status, const char *a, const char *b, const char *c)
     msg_warn(a, b, c);
     _exit(status);
 }
+
+bool msg_notice_here(void)
+{
+    const char *only = getenv("FSMEM_WARN_PID");
+    if (!only || !*only)
+        return true;
+    uint64_t pid = 0;
+    for (const char *c = only; *c; c++) {
+        if (*c < '0' || *c > '9')
+            return true;   /* not a pid: as if unset */
+        pid = pid * 10 + (uint64_t)(*c - '0');
+    }
+    return pid == (uint64_t)getpid();
+}

@@ -6,6 +6,7 @@
 #ifndef FSMEM_UTIL_MSG_H
 #define FSMEM_UTIL_MSG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,13 @@ const char *msg_errno_text(int err);
 void msg_errno(struct msgbuf *m, int err);
 /* Writes the line (adding "\n") to fd; retries on EINTR, ignores errors. */
 void msg_write(int fd, struct msgbuf *m);
+
+/* Whether this process should print notices: warnings about the setup
+ * that every process of a job would repeat (a directory on tmpfs, a heap
+ * cut down by ulimit). FSMEM_WARN_PID, which the launcher sets to the pid
+ * of the program it starts, leaves them to that process alone; unset,
+ * every process prints them. Errors are always printed. */
+bool msg_notice_here(void);
 
 /* One-line diagnostics on stderr, each prefixed "fsmem: ". */
 void msg_warn(const char *a, const char *b, const char *c);

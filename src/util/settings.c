@@ -281,7 +281,7 @@ static void warn_ram_dirs(const struct settings *s, const struct dirinfo *di,
                           const char *label, const char *value)
 {
     for (unsigned i = 0; i < s->ndirs; i++) {
-        if (!di[i].ram)
+        if (!di[i].ram || !msg_notice_here())
             continue;
         struct msgbuf m;
         msg_init(&m);

@@ -140,5 +140,18 @@ expect 0 "$tmp/prefix/lib/fsmem/libfsmem.so" -- \
 cp "$FSMEM" "$tmp/alone/"
 expect_err 1 "libfsmem.so" -- "$tmp/alone/fsmem" echo RAN
 
+# A warning every process of a job would repeat is printed once: by the
+# program the launcher starts, not by each process it runs. Without the
+# launcher each process prints it.
+if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] && [ -w /dev/shm ]; then
+    job='ls / >/dev/null; ls / >/dev/null; cat /dev/null'
+    n=$("$FSMEM" --dir /dev/shm sh -c "$job" 2>&1 | grep -c 'is on tmpfs')
+    if [ "$n" = 1 ]; then ok; else fail "tmpfs warning printed $n times under the launcher, want 1"; fi
+    n=$(FSMEM_DIR=/dev/shm LD_PRELOAD="$BUILD/libfsmem.so" sh -c "$job" 2>&1 | grep -c 'is on tmpfs')
+    if [ "$n" = 4 ]; then ok; else fail "tmpfs warning printed $n times with LD_PRELOAD alone, want 4"; fi
+else
+    echo "note: /dev/shm is not a writable tmpfs; warning-once rows skipped"
+fi
+
 echo "launcher: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
