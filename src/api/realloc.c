@@ -54,24 +54,21 @@ static void *realloc_large(struct run *r, void *p, size_t n)
     size_t old = r->npages << PAGE_SHIFT;
     if (n <= SMALL_MAX)
         return move(p, old, n);
-    if (n > PTRDIFF_MAX - (PTRDIFF_MAX >> 2)) {
+    if (n > PTRDIFF_MAX) {
         errno = ENOMEM;
         return NULL;
     }
-    size_t pages = pages_for(n);
+    size_t pages = pages_for(n), room = growth_room(pages);
     /* A block that already spans the new size keeps its room (a shrink
      * by less than the room a move would give), the rest grows or
      * shrinks in place where its neighbour allows. */
-    if ((pages <= r->npages && r->npages - pages <= growth_room(pages)) ||
-        large_resize(r, pages))
+    if ((pages <= r->npages && r->npages - pages <= room) || large_resize(r, pages))
         return p;
-    if (pages > r->npages && pages - r->npages < growth_room(pages)) {
-        void *q = fsm_malloc((pages + growth_room(pages)) << PAGE_SHIFT);
-        if (q) {
-            memcpy(q, p, old);
-            fsm_free(p);
+    /* With room if there is address space for it, else exactly. */
+    if (pages > r->npages && pages - r->npages < room) {
+        void *q = move(p, old, (pages + room) << PAGE_SHIFT);
+        if (q)
             return q;
-        }
     }
     return move(p, old, n);
 }

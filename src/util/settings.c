@@ -280,8 +280,10 @@ static uint64_t disk_total(const struct dirinfo *di, unsigned n)
 static void warn_ram_dirs(const struct settings *s, const struct dirinfo *di,
                           const char *label, const char *value)
 {
+    if (!msg_notice_here())
+        return;
     for (unsigned i = 0; i < s->ndirs; i++) {
-        if (!di[i].ram || !msg_notice_here())
+        if (!di[i].ram)
             continue;
         struct msgbuf m;
         msg_init(&m);
