@@ -3,6 +3,7 @@
 #include <errno.h>
 
 #include "alloc/meta.h"
+#include "backing/writeback.h"
 #include "util/lock.h"
 
 __thread struct heap *tls_heap;
@@ -151,6 +152,9 @@ void *heap_alloc_slow(struct heap *h, unsigned cls)
         s->listed = true;
         s->cursor = 0;
         h->current[cls] = s;
+        /* A consistent heap and no lock held: starting a thread, which
+         * may allocate, is safe here. */
+        writeback_poll();
     }
 }
 

@@ -5,6 +5,7 @@
 #include "alloc/heap.h"
 #include "alloc/pages.h"
 #include "api/api.h"
+#include "backing/writeback.h"
 
 void *fsm_malloc(size_t n)
 {
@@ -40,6 +41,7 @@ void *fsm_large_alloc(size_t n, size_t align, bool *zeroed)
     struct run *r = pages_alloc(n ? pages_for(n) : 1, align_pages, NULL, &z);
     if (!r)
         return NULL;
+    writeback_poll();   /* no lock held: see backing/writeback.h */
     if (zeroed)
         *zeroed = z;
     return (void *)r->start;

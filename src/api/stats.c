@@ -8,6 +8,7 @@
 #include "alloc/pages.h"
 #include "api/api.h"
 #include "backing/arena.h"
+#include "backing/writeback.h"
 #include "fsmem.h"
 #include "util/msg.h"
 
@@ -138,6 +139,13 @@ FSMEM_API void fsmem_print_stats(int fd)
     msg_u64(&m, st.major_faults);
     msg_str(&m, " (pages read back from disk)");
     msg_write(fd, &m);
+    if (atomic_load_explicit(&fsm_writeback_state, memory_order_relaxed) == WRITEBACK_RUNNING) {
+        msg_init(&m);
+        msg_str(&m, "fsmem:   early writeback ");
+        msg_u64(&m, writeback_kicks());
+        msg_str(&m, " times (the cgroup v1 limit left too few clean pages)");
+        msg_write(fd, &m);
+    }
 }
 
 /* A copy of stderr for the summary. Many programs close stderr on their

@@ -13,6 +13,7 @@
 #include "backing/budget.h"
 #include "backing/file.h"
 #include "backing/layout.h"
+#include "backing/writeback.h"
 #include "util/msg.h"
 
 struct arena arena;
@@ -238,6 +239,8 @@ void *arena_grow(size_t len)
         }
     }
     arena.top = top;
+    if (top > arena.ram_end + WRITEBACK_MIN_FILE_HEAP)
+        writeback_note_files();
     return (void *)old;
 }
 

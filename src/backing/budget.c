@@ -31,8 +31,10 @@ static uint64_t parse_u64(const char *s)
 }
 
 /* The smallest value of file `name` in the cgroup directory `dir` and its
- * ancestors up to `root`. */
-static uint64_t cgroup_min(const char *root, const char *rel, const char *name)
+ * ancestors up to `root`; where is set to the directory holding it (when
+ * not NULL and a value was found). */
+static uint64_t cgroup_min(const char *root, const char *rel, const char *name,
+                           char *where, size_t wherelen)
 {
     char path[1024], buf[64];
     size_t rlen = strlen(root), len = strlen(rel);
@@ -46,8 +48,13 @@ static uint64_t cgroup_min(const char *root, const char *rel, const char *name)
         strcpy(path + rlen + len + 1, name);
         if (slurp(path, buf, sizeof buf) > 0) {
             uint64_t v = parse_u64(buf);
-            if (v < best)
+            if (v < best) {
                 best = v;
+                if (where && rlen + len < wherelen) {
+                    memcpy(where, path, rlen + len);
+                    where[rlen + len] = 0;
+                }
+            }
         }
         if (len == 0)
             break;
@@ -87,17 +94,33 @@ static int cgroup_path(const char *want, char *out, size_t outlen)
     return -1;
 }
 
+/* v1 reports "no limit" as a huge page-rounded number. */
+static uint64_t real_limit(uint64_t v)
+{
+    return v >= (UINT64_C(1) << 62) ? UINT64_MAX : v;
+}
+
+static uint64_t cgroup_v1_limit(char *where, size_t wherelen)
+{
+    char rel[2048];
+    if (cgroup_path("memory", rel, sizeof rel) != 0)
+        return UINT64_MAX;
+    return real_limit(cgroup_min("/sys/fs/cgroup/memory", rel, "memory.limit_in_bytes",
+                                 where, wherelen));
+}
+
 static uint64_t cgroup_limit(void)
 {
     char rel[2048];
-    uint64_t v1 = UINT64_MAX, v2 = UINT64_MAX;
-    if (cgroup_path("memory", rel, sizeof rel) == 0)
-        v1 = cgroup_min("/sys/fs/cgroup/memory", rel, "memory.limit_in_bytes");
+    uint64_t v1 = cgroup_v1_limit(NULL, 0), v2 = UINT64_MAX;
     if (cgroup_path(NULL, rel, sizeof rel) == 0)
-        v2 = cgroup_min("/sys/fs/cgroup", rel, "memory.max");
-    uint64_t v = v1 < v2 ? v1 : v2;
-    /* v1 reports "no limit" as a huge page-rounded number. */
-    return v >= (UINT64_C(1) << 62) ? UINT64_MAX : v;
+        v2 = real_limit(cgroup_min("/sys/fs/cgroup", rel, "memory.max", NULL, 0));
+    return v1 < v2 ? v1 : v2;
+}
+
+uint64_t cgroup_v1_limiting_dir(char *dir, size_t len)
+{
+    return cgroup_v1_limit(dir, len);
 }
 
 static uint64_t available_memory(void)

@@ -11,6 +11,7 @@
 #ifndef FSMEM_BACKING_BUDGET_H
 #define FSMEM_BACKING_BUDGET_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct ram_budget {
@@ -20,5 +21,10 @@ struct ram_budget {
 };
 
 void ram_budget_auto(struct ram_budget *b);
+
+/* The limit of the cgroup v1 memory cgroup that binds this process (the
+ * smallest along its path to the root), with its directory in dir; or
+ * UINT64_MAX when there is none (no v1 memory controller, or no limit). */
+uint64_t cgroup_v1_limiting_dir(char *dir, size_t len);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "backing/file.h"
 #include "backing/layout.h"
+#include "backing/writeback.h"
 #include "util/msg.h"
 
 /* Bits of /proc/self/pagemap entries, and the thaw state (see
@@ -178,4 +179,5 @@ void arena_fork_child(void)
         A.fd[d] = -1;
     }
     atomic_store_explicit(&A.punched, 0, memory_order_relaxed);
+    writeback_fork_child();
 }

@@ -1,0 +1,151 @@
+/* Early writeback for a heap in a cgroup v1 memory cgroup.
+ *
+ * Cgroup v1 limits dirty page cache only against the whole machine's
+ * memory, never per cgroup. A program that rewrites its heap's file pages
+ * in a small v1 cgroup fills it with dirty pages; reclaim cannot take
+ * those until they are written, so it wakes the flusher, which writes
+ * them all at once. Most allocations then wait for that writeback, but
+ * the filesystem also allocates for its own page-cache bookkeeping
+ * (ext4's buffer heads) without the right to wait on it, and when such an
+ * allocation finds nothing clean to reclaim the cgroup's OOM killer ends
+ * the program. RAxML was killed so in a 124 MiB cgroup, with 61 of its
+ * 63 MB of page cache under writeback.
+ *
+ * So once the heap has 8 MiB of file pages, under a v1 limit, a thread watches the
+ * cgroup's page cache: when less than a tenth of the limit (8-64 MiB) of
+ * it is clean and some is dirty, it starts writeback of the backing files
+ * (sync_file_range, which does not wait), so that pages come clean before
+ * reclaim has to find them. It reads the cgroup's memory.stat every 5 ms
+ * while the cache holds dirty pages, every 20 ms otherwise. Cgroup v2
+ * throttles each cgroup's dirty pages itself, and a process under no v1
+ * limit has the machine's dirty limits: neither gets the thread.
+ *
+ * The thread is started at the first allocation that takes new pages
+ * after the heap grew 8 MiB into file pages, where no allocator lock is
+ * held (pthread_create may allocate), and again in a fork child, which
+ * has no threads. */
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backing/layout.h"
+#include "backing/writeback.h"
+
+#define MIB (UINT64_C(1) << 20)
+#define BUSY_MS 5
+#define IDLE_MS 20
+
+_Atomic int fsm_writeback_state = WRITEBACK_UNKNOWN;
+
+static struct {
+    int stat_fd;           /* the limiting cgroup's memory.stat */
+    uint64_t clean_floor;  /* start writeback when less than this is clean */
+    _Atomic uint64_t kicks;
+} W = {.stat_fd = -1};
+
+void writeback_note_files(void)
+{
+    if (__builtin_expect(atomic_load_explicit(&fsm_writeback_state, memory_order_relaxed) !=
+                             WRITEBACK_UNKNOWN, 1))
+        return;
+    char dir[1024];
+    uint64_t limit = cgroup_v1_limiting_dir(dir, sizeof dir - sizeof "/memory.stat");
+    int state = WRITEBACK_OFF;
+    if (limit != UINT64_MAX) {
+        strcat(dir, "/memory.stat");
+        W.stat_fd = open(dir, O_RDONLY | O_CLOEXEC);
+        if (W.stat_fd >= 0) {
+            W.clean_floor = limit / 10;
+            if (W.clean_floor < 8 * MIB)
+                W.clean_floor = 8 * MIB;
+            if (W.clean_floor > 64 * MIB)
+                W.clean_floor = 64 * MIB;
+            state = WRITEBACK_WANTED;
+        }
+    }
+    atomic_store_explicit(&fsm_writeback_state, state, memory_order_release);
+}
+
+/* The value of "name value" lines of memory.stat, 0 when missing. */
+static uint64_t stat_value(const char *buf, const char *name)
+{
+    const char *p = strstr(buf, name);
+    uint64_t v = 0;
+    if (p)
+        for (p += strlen(name); *p >= '0' && *p <= '9'; p++)
+            v = v * 10 + (uint64_t)(*p - '0');
+    return v;
+}
+
+static void start_writeback(void)
+{
+    for (unsigned d = 0; d < A.ndirs; d++) {
+        int fd = __atomic_load_n(&A.fd[d], __ATOMIC_RELAXED);
+        if (fd >= 0)
+            sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+    }
+    atomic_fetch_add_explicit(&W.kicks, 1, memory_order_relaxed);
+}
+
+static void *watch(void *unused)
+{
+    char buf[4096];
+    for (;;) {
+        ssize_t n = pread(W.stat_fd, buf, sizeof buf - 1, 0);
+        if (n <= 0)
+            break;   /* the cgroup is gone */
+        buf[n] = 0;
+        /* Hierarchical totals: the limit binds the whole subtree. */
+        uint64_t cache = stat_value(buf, "\ntotal_cache ");
+        uint64_t dirty = stat_value(buf, "\ntotal_dirty ");
+        uint64_t under = stat_value(buf, "\ntotal_writeback ");
+        uint64_t clean = cache > dirty + under ? cache - dirty - under : 0;
+        if (clean < W.clean_floor && dirty >= MIB)
+            start_writeback();
+        long ms = dirty + under > 0 ? BUSY_MS : IDLE_MS;
+        struct timespec ts = {0, ms * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    atomic_store_explicit(&fsm_writeback_state, WRITEBACK_OFF, memory_order_relaxed);
+    return NULL;
+}
+
+void writeback_start(void)
+{
+    int want = WRITEBACK_WANTED;
+    if (!atomic_compare_exchange_strong(&fsm_writeback_state, &want, WRITEBACK_RUNNING))
+        return;
+    pthread_attr_t attr;
+    pthread_t t;
+    sigset_t all, old;
+    sigfillset(&all);
+    /* The thread takes no signal meant for the program. */
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    bool ok = pthread_attr_init(&attr) == 0;
+    if (ok) {
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, 64 * 1024);
+        ok = pthread_create(&t, &attr, watch, NULL) == 0;
+        pthread_attr_destroy(&attr);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (ok)
+        pthread_setname_np(t, "fsmem-writeback");
+    else
+        atomic_store_explicit(&fsm_writeback_state, WRITEBACK_OFF, memory_order_relaxed);
+}
+
+void writeback_fork_child(void)
+{
+    int running = WRITEBACK_RUNNING;
+    atomic_compare_exchange_strong(&fsm_writeback_state, &running, WRITEBACK_WANTED);
+}
+
+uint64_t writeback_kicks(void)
+{
+    return atomic_load_explicit(&W.kicks, memory_order_relaxed);
+}
