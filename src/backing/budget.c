@@ -30,6 +30,16 @@ static uint64_t parse_u64(const char *s)
     return v;
 }
 
+uint64_t stat_field(const char *text, const char *name)
+{
+    const char *p = strstr(text, name);
+    if (!p)
+        return UINT64_MAX;
+    for (p += strlen(name); *p == ' '; p++)
+        ;
+    return parse_u64(p);
+}
+
 /* The smallest value of file `name` in the cgroup directory `dir` and its
  * ancestors up to `root`; where is set to the directory holding it (when
  * not NULL and a value was found). */
@@ -100,7 +110,7 @@ static uint64_t real_limit(uint64_t v)
     return v >= (UINT64_C(1) << 62) ? UINT64_MAX : v;
 }
 
-static uint64_t cgroup_v1_limit(char *where, size_t wherelen)
+uint64_t cgroup_v1_limiting_dir(char *where, size_t wherelen)
 {
     char rel[2048];
     if (cgroup_path("memory", rel, sizeof rel) != 0)
@@ -112,15 +122,10 @@ static uint64_t cgroup_v1_limit(char *where, size_t wherelen)
 static uint64_t cgroup_limit(void)
 {
     char rel[2048];
-    uint64_t v1 = cgroup_v1_limit(NULL, 0), v2 = UINT64_MAX;
+    uint64_t v1 = cgroup_v1_limiting_dir(NULL, 0), v2 = UINT64_MAX;
     if (cgroup_path(NULL, rel, sizeof rel) == 0)
         v2 = real_limit(cgroup_min("/sys/fs/cgroup", rel, "memory.max", NULL, 0));
     return v1 < v2 ? v1 : v2;
-}
-
-uint64_t cgroup_v1_limiting_dir(char *dir, size_t len)
-{
-    return cgroup_v1_limit(dir, len);
 }
 
 static uint64_t available_memory(void)
@@ -128,13 +133,7 @@ static uint64_t available_memory(void)
     char buf[4096];
     if (slurp("/proc/meminfo", buf, sizeof buf) <= 0)
         return UINT64_MAX;
-    const char *p = strstr(buf, "MemAvailable:");
-    if (!p)
-        return UINT64_MAX;
-    p += strlen("MemAvailable:");
-    while (*p == ' ')
-        p++;
-    uint64_t kb = parse_u64(p);
+    uint64_t kb = stat_field(buf, "MemAvailable:");
     return kb == UINT64_MAX ? kb : kb * 1024;
 }
 

@@ -11,11 +11,11 @@
  * the program. RAxML was killed so in a 124 MiB cgroup, with 61 of its
  * 63 MB of page cache under writeback.
  *
- * So once the heap has 8 MiB of file pages, under a v1 limit, a thread watches the
- * cgroup's page cache: when less than a tenth of the limit (8-64 MiB) of
- * it is clean and some is dirty, it starts writeback of the backing files
- * (sync_file_range, which does not wait), so that pages come clean before
- * reclaim has to find them. It reads the cgroup's memory.stat every 5 ms
+ * So once the heap has 8 MiB of file pages, under a v1 limit, a thread
+ * watches the cgroup's page cache: when less than a tenth of the limit
+ * (8-64 MiB) of it is clean and some is dirty, it starts writeback of the
+ * backing files (sync_file_range, which does not wait), so that pages
+ * come clean before reclaim has to find them. It reads the cgroup's memory.stat every 5 ms
  * while the cache holds dirty pages, every 20 ms otherwise. Cgroup v2
  * throttles each cgroup's dirty pages itself, and a process under no v1
  * limit has the machine's dirty limits: neither gets the thread.
@@ -70,17 +70,6 @@ void writeback_note_files(void)
     atomic_store_explicit(&fsm_writeback_state, state, memory_order_release);
 }
 
-/* The value of "name value" lines of memory.stat, 0 when missing. */
-static uint64_t stat_value(const char *buf, const char *name)
-{
-    const char *p = strstr(buf, name);
-    uint64_t v = 0;
-    if (p)
-        for (p += strlen(name); *p >= '0' && *p <= '9'; p++)
-            v = v * 10 + (uint64_t)(*p - '0');
-    return v;
-}
-
 static void start_writeback(void)
 {
     for (unsigned d = 0; d < A.ndirs; d++) {
@@ -100,13 +89,14 @@ static void *watch(void *unused)
             break;   /* the cgroup is gone */
         buf[n] = 0;
         /* Hierarchical totals: the limit binds the whole subtree. */
-        uint64_t cache = stat_value(buf, "\ntotal_cache ");
-        uint64_t dirty = stat_value(buf, "\ntotal_dirty ");
-        uint64_t under = stat_value(buf, "\ntotal_writeback ");
-        uint64_t clean = cache > dirty + under ? cache - dirty - under : 0;
-        if (clean < W.clean_floor && dirty >= MIB)
+        uint64_t cache = stat_field(buf, "\ntotal_cache ");
+        uint64_t dirty = stat_field(buf, "\ntotal_dirty ");
+        uint64_t under = stat_field(buf, "\ntotal_writeback ");
+        bool known = cache != UINT64_MAX && dirty != UINT64_MAX && under != UINT64_MAX;
+        uint64_t clean = known && cache > dirty + under ? cache - dirty - under : 0;
+        if (known && clean < W.clean_floor && dirty >= MIB)
             start_writeback();
-        long ms = dirty + under > 0 ? BUSY_MS : IDLE_MS;
+        long ms = known && dirty + under > 0 ? BUSY_MS : IDLE_MS;
         struct timespec ts = {0, ms * 1000000L};
         nanosleep(&ts, NULL);
     }
