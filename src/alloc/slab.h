@@ -40,17 +40,22 @@ struct heap;
 struct run;
 
 struct slab {
-    /* Owner-only fields, read on every malloc and free. */
+    /* Fixed while the slab lives (avail only grows, and seldom): read by
+     * every free, from any thread. */
     uintptr_t start;
-    struct heap *owner;   /* fixed for the slab's life */
+    struct heap *owner;
     uint64_t recip;       /* the class's reciprocal, for slot_of */
     uint32_t size;
     uint32_t cls;
-    uint32_t used;        /* slots not free in the owner's view */
-    uint32_t cursor;      /* no free bit below this word */
     uint32_t avail;       /* slots [0, avail) handed out or free; none above */
-    bool listed;          /* the heap's current slab or on its partial list */
     struct run *run;
+    /* The owner's working state, written on every malloc and free. A line
+     * of its own: if frees from other threads read it, each of them would
+     * take it from the owner's cache and the owner's next malloc would
+     * have to fetch it back. */
+    _Alignas(64) uint32_t used;   /* slots not free in the owner's view */
+    uint32_t cursor;      /* no free bit below this word */
+    bool listed;          /* the heap's current slab or on its partial list */
     struct slab *next, *prev;            /* partial list */
     uint64_t free_bits[SLAB_WORDS];
     /* Shared with other threads. */
