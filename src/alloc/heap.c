@@ -150,7 +150,6 @@ void *heap_alloc_slow(struct heap *h, unsigned cls)
             }
         }
         s->listed = true;
-        s->cursor = 0;
         h->current[cls] = s;
         /* A consistent heap and no lock held: starting a thread, which
          * may allocate, is safe here. */

@@ -7,7 +7,7 @@
 #include "util/msg.h"
 
 lock_t page_lock = LOCK_INIT;
-_Atomic(struct run **) *pagemap;
+_Atomic(uintptr_t *) *pagemap;
 
 /* Free runs are binned by length: one bin per length up to 32 pages, then
  * four bins per doubling. A bin past the one a request maps to holds only
@@ -31,11 +31,16 @@ static unsigned bin_of(size_t n)
     return EXACT_BINS + (b - 5) * 4 + (unsigned)((n >> (b - 2)) & 3);
 }
 
-static void set_entry(uintptr_t page, struct run *r)
+static void set_raw_entry(uintptr_t page, uintptr_t e)
 {
     uintptr_t off = page - arena.base;
-    struct run **table = atomic_load_explicit(&pagemap[off >> CHUNK_SHIFT], memory_order_relaxed);
-    __atomic_store_n(&table[(off >> PAGE_SHIFT) & (PAGES_PER_CHUNK - 1)], r, __ATOMIC_RELAXED);
+    uintptr_t *table = atomic_load_explicit(&pagemap[off >> CHUNK_SHIFT], memory_order_relaxed);
+    __atomic_store_n(&table[(off >> PAGE_SHIFT) & (PAGES_PER_CHUNK - 1)], e, __ATOMIC_RELAXED);
+}
+
+static void set_entry(uintptr_t page, struct run *r)
+{
+    set_raw_entry(page, (uintptr_t)r);
 }
 
 static uintptr_t run_last(const struct run *r) { return r->start + ((r->npages - 1) << PAGE_SHIFT); }
@@ -103,7 +108,7 @@ static int ensure_tables(uintptr_t start, uintptr_t end)
     for (size_t c = (start - arena.base) >> CHUNK_SHIFT; c <= (end - 1 - arena.base) >> CHUNK_SHIFT; c++) {
         if (atomic_load_explicit(&pagemap[c], memory_order_relaxed))
             continue;
-        struct run **t = meta_alloc(PAGES_PER_CHUNK * sizeof *t);
+        uintptr_t *t = meta_alloc(PAGES_PER_CHUNK * sizeof *t);
         if (!t)
             return -1;
         atomic_store_explicit(&pagemap[c], t, memory_order_release);
@@ -220,10 +225,11 @@ struct run *pages_alloc(size_t npages, size_t align_pages, struct slab *slab, bo
     }
     r->kind = slab ? RUN_SLAB : RUN_LARGE;
     r->slab = slab;
-    if (slab)
+    if (slab) {
+        slab->run = r;   /* before the entries, which lead to it */
         for (uintptr_t p = r->start; p < run_end(r); p += PAGE_SIZE)
-            set_entry(p, r);
-    else
+            set_raw_entry(p, (uintptr_t)slab | PAGEMAP_SLAB);
+    } else
         set_bounds(r);
     *zeroed = r->zeroed;
     r->zeroed = 0;   /* from now on the owner may write to it */

@@ -91,6 +91,11 @@ uint32_t slab_merge_remote(struct slab *s)
 
 bool slab_has_remote(struct slab *s)
 {
+    /* The count is raised before a bit is set, and the remote free reads
+     * the state after: a count still zero here (after FULL was stored)
+     * means any free yet to come will see FULL and queue the slab. */
+    if (atomic_load(&s->remote_count) == 0)
+        return false;
     for (uint32_t w = 0; w < slab_words(s); w++)
         if (atomic_load(&s->remote_bits[w]))
             return true;

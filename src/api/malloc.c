@@ -50,14 +50,14 @@ void *fsm_large_alloc(size_t n, size_t align, bool *zeroed)
 void fsm_free(void *p)
 {
     if (likely(arena_contains(p))) {
-        struct run *r = pagemap_get((uintptr_t)p);
-        if (likely(r && r->slab)) {
-            heap_free(r->slab, p);
+        uintptr_t e = pagemap_entry((uintptr_t)p);
+        if (likely(e & PAGEMAP_SLAB)) {
+            heap_free((struct slab *)(e - PAGEMAP_SLAB), p);
             return;
         }
-        if (!r)
+        if (!e)
             pages_bad_pointer("free", p);
-        large_free(p, r);
+        large_free(p, (struct run *)e);
         return;
     }
     if (!p || bootstrap_owns(p))
