@@ -433,7 +433,19 @@ int arena_init(const struct settings *s)
     char *p = mmap(NULL, len + CHUNK_SIZE, PROT_NONE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) {
-        msg_warn("cannot reserve address space for the heap", limit ? " under " : NULL, limit);
+        /* Seen under tools that cap the address space themselves (valgrind):
+         * say how much was asked and which setting lowers it. */
+        struct msgbuf m;
+        msg_init(&m);
+        msg_str(&m, "fsmem: cannot reserve ");
+        msg_bytes(&m, (uint64_t)len);
+        msg_str(&m, " of address space for the heap");
+        if (limit) {
+            msg_str(&m, " under ");
+            msg_str(&m, limit);
+        }
+        msg_str(&m, ": lower FSMEM_SIZE (its file part) or FSMEM_RAM");
+        msg_write(2, &m);
         return -1;
     }
     uintptr_t base = ((uintptr_t)p + CHUNK_SIZE - 1) & ~(uintptr_t)(CHUNK_SIZE - 1);

@@ -6,7 +6,8 @@
 # that leaves no room for a heap at all stops the program with one line
 # naming the limit and a non-zero exit, never a crash. Uses
 # tests/progs/bigheap (exit 2 = malloc returned NULL); preloaded, statically
-# linked and through the launcher.
+# linked and through the launcher; and under valgrind, which caps the
+# address space where fsmem cannot see it.
 . "$(dirname "$0")/../lib.sh"
 need_file "$BUILD/tests/bigheap" "$BUILD/tests/static/bigheap" "$BUILD/libfsmem.so" "$BUILD/fsmem"
 
@@ -117,6 +118,24 @@ limited -f $((16 << 10)) -- "${P[@]}" FSMEM_RAM=0 "$BUILD/tests/bigheap" 10
 expect_refused "ulimit -f 16M, preloaded" 'ulimit -f'
 limited -f $((16 << 10)) -- "${S[@]}" "$BUILD/tests/static/bigheap" 10
 expect_refused "ulimit -f 16M, static, RAM tier" 'ulimit -f'
+
+# valgrind caps a program's address space itself, below what fsmem
+# reserves by default: the message must say what to lower.
+if command -v valgrind >/dev/null; then
+    note "an address-space cap fsmem cannot read (valgrind --tool=none)"
+    VG=(valgrind -q --tool=none --trace-children=yes)
+    limited -v unlimited -- "${VG[@]}" "${S[@]}" "$BUILD/tests/static/bigheap" 10
+    if [ "$st" -eq 0 ] && [ -z "$fsm" ]; then
+        # The default heap is sized from the disk; a small one fits.
+        echo "  valgrind, static, default FSMEM_SIZE: the heap fit under valgrind here (nothing to check)"
+    else
+        expect_refused "valgrind, static, default FSMEM_SIZE" 'cannot reserve .* lower FSMEM_SIZE'
+    fi
+    limited -v unlimited -- "${VG[@]}" "${S[@]}" FSMEM_SIZE=1G FSMEM_RAM=64M "$BUILD/tests/static/bigheap" 10
+    expect_run "valgrind, static, FSMEM_SIZE=1G FSMEM_RAM=64M" ok ''
+else
+    echo "  skipped the valgrind cases: valgrind is not installed"
+fi
 
 left=$(ls -A "$dir")
 [ -z "$left" ] || failures+=("files left in the backing directory: $left")
