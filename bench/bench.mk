@@ -9,7 +9,7 @@ CC       ?= cc
 B        := build/bench
 WFLAGS    = -std=gnu11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -fno-strict-aliasing \
             -fno-builtin-malloc -fno-builtin-calloc -fno-builtin-realloc -fno-builtin-free
-WORKLOADS := larson churn prodcons realloc mixed access
+WORKLOADS := larson churn prodcons realloc arrays mixed access
 
 all: $(WORKLOADS:%=$(B)/%) $(B)/runner $(B)/libmemkind_shim.so
 

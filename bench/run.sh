@@ -12,7 +12,7 @@
 #                         memkind fsmem-auto fsmem; fsmem-auto is fsmem with
 #                         its default RAM tier, fsmem has FSMEM_RAM=0)
 #   BENCH_WORKLOADS=LIST  in-RAM workloads (default: larson churn prodcons
-#                         realloc mixed access)
+#                         realloc arrays mixed access)
 #   BENCH_THREADS=LIST    thread counts (default: 1 2)
 #   BENCH_OOC=LIST        out-of-core rows (default: glibc mapfile memkind
 #                         fsmem fsmem-random swap; also known: fsmem-auto)
@@ -45,7 +45,7 @@ QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 1 ] && RUNS=${BENCH_RUNS:-1} || RUNS=${BENCH_RUNS:-5}
 SECTIONS=,${BENCH_SECTIONS:-inram,outofcore,growth},
 ALLOCS=${BENCH_ALLOCS:-glibc jemalloc mimalloc memkind fsmem-auto fsmem}
-WORKLOADS=${BENCH_WORKLOADS:-larson churn prodcons realloc mixed access}
+WORKLOADS=${BENCH_WORKLOADS:-larson churn prodcons realloc arrays mixed access}
 THREADS=${BENCH_THREADS:-1 2}
 OOC_ROWS=${BENCH_OOC:-glibc mapfile memkind fsmem fsmem-random swap}
 GROWTH_ROWS=${BENCH_GROWTH:-glibc fsmem fsmem-ram0 mapfile swap}
@@ -66,13 +66,13 @@ say() { echo "bench: $*" >&2; }
 # Arguments after the thread count, per workload. Defaults take glibc
 # about 0.3-1.5 s per run with one thread on the reference machine.
 if [ "$QUICK" = 1 ]; then
-    declare -A ARGS=([larson]=2 [churn]=1 [prodcons]=1 [realloc]=1 [mixed]=1
+    declare -A ARGS=([larson]=2 [churn]=1 [prodcons]=1 [realloc]=1 [arrays]=16 [mixed]=1
                      [access]="64 2 20000")
     OOC_LIMIT_MB=32 OOC_HEAP_MB=128 OOC_TOUCHES=200
     GROWTH_LIMIT_MB=32 GROWTH_FACTORS="0.5 2"
     ACCESS_RUNS=1
 else
-    declare -A ARGS=([larson]=100 [churn]=30 [prodcons]=40 [realloc]=24 [mixed]=12
+    declare -A ARGS=([larson]=100 [churn]=30 [prodcons]=40 [realloc]=24 [arrays]=128 [mixed]=12
                      [access]="3072 3 200000")
     OOC_LIMIT_MB=512 OOC_HEAP_MB=2048 OOC_TOUCHES=5000
     GROWTH_LIMIT_MB=512 GROWTH_FACTORS="0.25 0.5 1 2 4"

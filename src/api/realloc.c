@@ -11,7 +11,10 @@ static void *move(void *p, size_t old, size_t n)
 {
     void *q = fsm_malloc(n);
     if (q) {
-        memcpy(q, p, old < n ? old : n);
+        /* A growing large block's pages can change address instead of
+         * being copied (old is then its whole run, and q a run as long). */
+        if (n < old || old <= SMALL_MAX || !arena_move((uintptr_t)p, (uintptr_t)q, old))
+            memcpy(q, p, old < n ? old : n);
         fsm_free(p);
     }
     return q;

@@ -66,6 +66,12 @@ int arena_commit(uintptr_t start, size_t len);
  * when the range now reads as zero. */
 bool arena_decommit(uintptr_t start, size_t len);
 
+/* Moves the pages of [from, from+len) to [to, to+len) without copying
+ * them, where both lie in the RAM tier and the block is large (see
+ * backing/move.c); the old range then reads as zero. False when the
+ * caller must copy instead. Both ranges are whole, page-aligned runs
+ * that only the caller uses. */
+bool arena_move(uintptr_t from, uintptr_t to, size_t len);
 /* Makes a range read as zero without writing it: RAM pages are dropped,
  * file ranges zeroed by the filesystem with their disk blocks kept. Returns
  * false when some part could not be (the caller writes zeros instead).

@@ -30,6 +30,12 @@ static uint64_t parse_u64(const char *s)
     return v;
 }
 
+uint64_t file_u64(const char *path)
+{
+    char buf[64];
+    return slurp(path, buf, sizeof buf) > 0 ? parse_u64(buf) : UINT64_MAX;
+}
+
 uint64_t stat_field(const char *text, const char *name)
 {
     const char *p = strstr(text, name);
@@ -46,7 +52,7 @@ uint64_t stat_field(const char *text, const char *name)
 static uint64_t cgroup_min(const char *root, const char *rel, const char *name,
                            char *where, size_t wherelen)
 {
-    char path[1024], buf[64];
+    char path[1024];
     size_t rlen = strlen(root), len = strlen(rel);
     if (rlen + len + strlen(name) + 3 > sizeof path)
         return UINT64_MAX;
@@ -56,14 +62,12 @@ static uint64_t cgroup_min(const char *root, const char *rel, const char *name,
         memcpy(path + rlen, rel, len);
         path[rlen + len] = '/';
         strcpy(path + rlen + len + 1, name);
-        if (slurp(path, buf, sizeof buf) > 0) {
-            uint64_t v = parse_u64(buf);
-            if (v < best) {
-                best = v;
-                if (where && rlen + len < wherelen) {
-                    memcpy(where, path, rlen + len);
-                    where[rlen + len] = 0;
-                }
+        uint64_t v = file_u64(path);
+        if (v < best) {
+            best = v;
+            if (where && rlen + len < wherelen) {
+                memcpy(where, path, rlen + len);
+                where[rlen + len] = 0;
             }
         }
         if (len == 0)

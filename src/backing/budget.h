@@ -27,6 +27,9 @@ void ram_budget_auto(struct ram_budget *b);
  * UINT64_MAX when there is none (no v1 memory controller, or no limit). */
 uint64_t cgroup_v1_limiting_dir(char *dir, size_t len);
 
+/* The number a small file (/proc/sys/...) starts with, or UINT64_MAX. */
+uint64_t file_u64(const char *path);
+
 /* The number after `name` (and any spaces) in a /proc or cgroup stat
  * text, or UINT64_MAX when name is missing or no number follows. */
 uint64_t stat_field(const char *text, const char *name);
