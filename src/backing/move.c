@@ -26,6 +26,7 @@
 
 #include "backing/arena.h"
 #include "backing/budget.h"
+#include "util/msg.h"
 
 #ifndef MREMAP_DONTUNMAP
 #define MREMAP_DONTUNMAP 4
@@ -75,10 +76,14 @@ bool arena_move(uintptr_t from, uintptr_t to, size_t len)
         return false;
     }
     if (mremap((void *)from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP,
-               (void *)to) == MAP_FAILED) {
-        /* A kernel before 5.7, or out of mappings: copy from now on. */
-        atomic_store_explicit(&copy_only, true, memory_order_relaxed);
-        return false;
-    }
-    return true;
+               (void *)to) != MAP_FAILED)
+        return true;
+    /* A kernel before 5.7, or out of mappings or memory: copy from now
+     * on. The kernel clears the destination before some of its checks,
+     * so it may be unmapped now; the block is about to be copied there. */
+    atomic_store_explicit(&copy_only, true, memory_order_relaxed);
+    if (mmap((void *)to, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+             0) == MAP_FAILED)
+        msg_die(1, "a failed mremap left part of the heap unmapped", NULL, NULL);
+    return false;
 }
