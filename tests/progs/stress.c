@@ -11,7 +11,8 @@
  * pvalloc (alignment checked), malloc_usable_size (at least the size
  * asked). Sizes: small (up to 1 KiB), medium (to 32 KiB), large (to
  * 1 MiB) and now and then huge (1 MiB to HUGE_MIB MiB; at most two live
- * per thread). A quarter of the blocks go to another worker through a
+ * per thread; half of their reallocs grow them by a quarter, so that
+ * some move past a taken neighbour). A quarter of the blocks go to another worker through a
  * mailbox; the receiver checks them, then frees them or keeps them (and
  * later reallocs and frees them: cross-thread free and realloc). Prints
  * "stress: ok ..." and exits 0, or "stress: FAIL ..." and exits 1. */
@@ -220,6 +221,10 @@ static void resize(struct worker *w, struct blk *b)
 {
     check(b, "before realloc");
     size_t n = pick_size(w);
+    /* Big blocks often grow a little, as arrays do: past a taken
+     * neighbour that is a move (of the pages themselves, in the RAM tier). */
+    if (b->n > SPARSE && b->n + b->n / 4 <= huge_max && rnd(&w->r) % 2 == 0)
+        n = b->n + b->n / 4;
     if (rnd(&w->r) % 50 == 0) {   /* realloc(p, 0) frees */
         if (is_huge(b->n))
             w->huge_live--;
