@@ -64,6 +64,7 @@ struct heap *fsm_thread_heap(void)
 static void fork_all(enum fork_phase phase)
 {
     if (phase == FORK_PREPARE) {
+        arena_move_fork(phase);
         heap_fork(phase);
         slab_fork(phase);
         pages_fork(phase);
@@ -75,6 +76,7 @@ static void fork_all(enum fork_phase phase)
     pages_fork(phase);
     slab_fork(phase);
     heap_fork(phase);
+    arena_move_fork(phase);
     if (phase == FORK_CHILD)
         arena_fork_child();
 }

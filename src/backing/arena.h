@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/lock.h"
 #include "util/settings.h"
 
 #define CHUNK_SHIFT 26
@@ -66,12 +67,15 @@ int arena_commit(uintptr_t start, size_t len);
  * when the range now reads as zero. */
 bool arena_decommit(uintptr_t start, size_t len);
 
-/* Moves the pages of [from, from+len) to [to, to+len) without copying
- * them, where both lie in the RAM tier and the block is large (see
- * backing/move.c); the old range then reads as zero. False when the
- * caller must copy instead. Both ranges are whole, page-aligned runs
- * that only the caller uses. */
+/* Puts the contents of [from, from+len) at [to, to+len) without the
+ * process copying them, for large blocks (see backing/move.c): RAM-tier
+ * pages move (the old range then reads as zero), file pages are copied
+ * by the kernel. False when the caller must copy instead. Both ranges
+ * are whole, page-aligned runs that only the caller uses; the old one is
+ * freed next. */
 bool arena_move(uintptr_t from, uintptr_t to, size_t len);
+/* Around fork: a copy between files in flight finishes first. */
+void arena_move_fork(enum fork_phase phase);
 /* Makes a range read as zero without writing it: RAM pages are dropped,
  * file ranges zeroed by the filesystem with their disk blocks kept. Returns
  * false when some part could not be (the caller writes zeros instead).

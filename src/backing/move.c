@@ -1,24 +1,32 @@
-/* Moving a block's pages instead of copying them.
+/* Moving a block's contents without the CPU copying them through the
+ * process.
  *
  * A large block that must move to grow (realloc with its neighbours
  * taken) used to be copied whole, which for blocks of hundreds of MiB
  * costs more than everything else a program does with them: two arrays
- * grown in turn to 2 GiB spent 10 of 12.5 s in realloc. Within the RAM
- * tier, private anonymous memory, the kernel can move the pages instead:
- * mremap hands their page-table entries to the new address and copies no
- * data. MREMAP_DONTUNMAP (Linux 5.7) leaves the old range mapped, reading
- * as zero, so the heap's reservation never has a hole that another mmap
- * could take. File pages are always copied: their address says where they
- * live in the backing file.
+ * grown in turn to 2 GiB spent 10 of 12.5 s in realloc.
  *
- * A move leaves its ranges as mappings of their own in the kernel (moved
- * pages keep their old page offsets, and the emptied range loses its
- * commit accounting), so neither merges with its neighbours again. The
- * count levels off as later moves cover earlier boundaries (a few hundred
- * in tests/progs/regrow after thousands of moves), but nothing bounds it
- * for certain, and a process at vm.max_map_count can no longer map
- * anything. So every CHECK_EVERY moves the mappings are counted, and
- * once they pass half of that limit blocks are copied again. */
+ * Within the RAM tier, private anonymous memory, the kernel moves the
+ * pages instead: mremap hands their page-table entries to the new address
+ * and copies no data. MREMAP_DONTUNMAP (Linux 5.7) leaves the old range
+ * mapped, reading as zero, so the heap's reservation never has a hole
+ * that another mmap could take. A move leaves its ranges as mappings of
+ * their own in the kernel (moved pages keep their old page offsets, and
+ * the emptied range loses its commit accounting), so neither merges with
+ * its neighbours again. The count levels off as later moves cover earlier
+ * boundaries (a few hundred in tests/progs/regrow after thousands of
+ * moves), but nothing bounds it for certain, and a process at
+ * vm.max_map_count can no longer map anything. So every CHECK_EVERY moves
+ * the mappings are counted, and once they pass half of that limit blocks
+ * are copied again.
+ *
+ * File pages cannot move: their address fixes their place in the file.
+ * There copy_file_range copies from file to file inside the kernel,
+ * page cache to page cache, where copying through the mapping would fault
+ * every destination page in (reserving its blocks, zeroing 2 MiB folios)
+ * and every evicted source page. Only between shared file pages: a view
+ * frozen at a fork is private, and the file under it must not change, so
+ * a fork waits for a copy in flight (move_lock) before it freezes. */
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
@@ -26,6 +34,8 @@
 
 #include "backing/arena.h"
 #include "backing/budget.h"
+#include "backing/layout.h"
+#include "util/lock.h"
 #include "util/msg.h"
 
 #ifndef MREMAP_DONTUNMAP
@@ -65,10 +75,9 @@ static bool room_for_mappings(void)
     return n >= 0 && n < (long)(max / 2);
 }
 
-bool arena_move(uintptr_t from, uintptr_t to, size_t len)
+static bool move_ram(uintptr_t from, uintptr_t to, size_t len)
 {
-    if (len < MOVE_MIN || !arena_in_ram(from + len - 1) || !arena_in_ram(to + len - 1) ||
-        atomic_load_explicit(&copy_only, memory_order_relaxed))
+    if (atomic_load_explicit(&copy_only, memory_order_relaxed))
         return false;
     if (atomic_fetch_add_explicit(&moves, 1, memory_order_relaxed) % CHECK_EVERY == 0 &&
         !room_for_mappings()) {
@@ -86,4 +95,52 @@ bool arena_move(uintptr_t from, uintptr_t to, size_t len)
              0) == MAP_FAILED)
         msg_die(1, "a failed mremap left part of the heap unmapped", NULL, NULL);
     return false;
+}
+
+static lock_t move_lock = LOCK_INIT;
+
+/* Bytes from a to the end of its chunk, where its file placement ends. */
+static size_t chunk_left(uintptr_t a)
+{
+    return chunk_addr(chunk_of(a) + 1) - a;
+}
+
+static bool copy_files(uintptr_t from, uintptr_t to, size_t len)
+{
+    lock_acquire(&move_lock);
+    /* Read under move_lock: only a fork raises frozen_top, and it waits. */
+    bool ok = from >= A.frozen_top && to >= A.frozen_top;
+    for (size_t done = 0; ok && done < len;) {
+        uintptr_t s = from + done, d = to + done;
+        size_t step = len - done;
+        if (step > chunk_left(s))
+            step = chunk_left(s);
+        if (step > chunk_left(d))
+            step = chunk_left(d);
+        off_t soff = (off_t)file_offset(s), doff = (off_t)file_offset(d);
+        ssize_t n = copy_file_range(A.fd[file_dir(s)], &soff, A.fd[file_dir(d)], &doff, step, 0);
+        if (n <= 0)
+            ok = false;   /* not supported here, or the disk is full: copy instead */
+        else
+            done += (size_t)n;
+    }
+    lock_release(&move_lock);
+    return ok;
+}
+
+bool arena_move(uintptr_t from, uintptr_t to, size_t len)
+{
+    if (len < MOVE_MIN)
+        return false;
+    bool from_ram = arena_in_ram(from), to_ram = arena_in_ram(to);
+    if (from_ram && to_ram && arena_in_ram(from + len - 1) && arena_in_ram(to + len - 1))
+        return move_ram(from, to, len);
+    if (!from_ram && !to_ram)
+        return copy_files(from, to, len);
+    return false;
+}
+
+void arena_move_fork(enum fork_phase phase)
+{
+    lock_fork(&move_lock, phase);
 }
