@@ -21,8 +21,7 @@ struct slab *slab_new(struct heap *h, unsigned cls)
         pool_put(&slab_pool, s);
         return NULL;
     }
-    s->run = r;
-    s->start = r->start;
+    s->start = r->start;   /* s->run was set by pages_alloc */
     s->size = ci->size;
     s->recip = ci->recip;
     s->cls = cls;

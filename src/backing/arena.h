@@ -76,6 +76,7 @@ bool arena_decommit(uintptr_t start, size_t len);
 bool arena_move(uintptr_t from, uintptr_t to, size_t len);
 /* Around fork: a copy between files in flight finishes first. */
 void arena_move_fork(enum fork_phase phase);
+
 /* Makes a range read as zero without writing it: RAM pages are dropped,
  * file ranges zeroed by the filesystem with their disk blocks kept. Returns
  * false when some part could not be (the caller writes zeros instead).
