@@ -52,7 +52,7 @@ struct fsmem_settings {
     uint64_t ram;             /* FSMEM_RAM in bytes (0 when auto) */
     int ram_auto;             /* 1 when FSMEM_RAM=auto */
     const char *stats;        /* "off", "stderr" or the output path */
-    const char *paging;       /* FSMEM_PAGING: "passes" or "random" */
+    const char *paging;       /* FSMEM_PAGING: "passes", "random" or "auto" */
 };
 
 /* Fills *out; returns 0, or -1 if fsmem is not initialised. */

@@ -3,6 +3,7 @@
 #include <errno.h>
 
 #include "alloc/meta.h"
+#include "backing/sampler.h"
 #include "backing/writeback.h"
 #include "util/lock.h"
 
@@ -153,7 +154,8 @@ void *heap_alloc_slow(struct heap *h, unsigned cls)
         h->current[cls] = s;
         /* A consistent heap and no lock held: starting a thread, which
          * may allocate, is safe here. */
-        writeback_poll();
+        service_poll(&fsm_writeback);
+        service_poll(&fsm_sampler);
     }
 }
 

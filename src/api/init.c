@@ -16,6 +16,7 @@
 #include "api/api.h"
 #include "backing/arena.h"
 #include "util/msg.h"
+#include "util/thread.h"
 
 struct settings fsm_settings;
 bool fsm_ready;
@@ -68,17 +69,21 @@ static void fork_all(enum fork_phase phase)
         heap_fork(phase);
         slab_fork(phase);
         pages_fork(phase);
+        arena_paging_fork(phase);
         meta_fork(phase);
         arena_freeze();
         return;
     }
     meta_fork(phase);
+    arena_paging_fork(phase);
     pages_fork(phase);
     slab_fork(phase);
     heap_fork(phase);
     arena_move_fork(phase);
-    if (phase == FORK_CHILD)
+    if (phase == FORK_CHILD) {
+        service_threads_fork_child();
         arena_fork_child();
+    }
 }
 
 static void fork_prepare(void) { fork_all(FORK_PREPARE); }

@@ -8,6 +8,7 @@
 #include "alloc/pages.h"
 #include "api/api.h"
 #include "backing/arena.h"
+#include "backing/sampler.h"
 #include "backing/writeback.h"
 #include "fsmem.h"
 #include "util/msg.h"
@@ -64,7 +65,9 @@ FSMEM_API int fsmem_get_settings(struct fsmem_settings *out)
     out->stats = fsm_settings.stats == STATS_OFF      ? "off"
                  : fsm_settings.stats == STATS_STDERR ? "stderr"
                                                       : fsm_settings.stats_path;
-    out->paging = fsm_settings.paging == PAGING_RANDOM ? "random" : "passes";
+    out->paging = fsm_settings.paging == PAGING_RANDOM   ? "random"
+                  : fsm_settings.paging == PAGING_PASSES ? "passes"
+                                                         : "auto";
     return 0;
 }
 
@@ -139,7 +142,23 @@ FSMEM_API void fsmem_print_stats(int fd)
     msg_u64(&m, st.major_faults);
     msg_str(&m, " (pages read back from disk)");
     msg_write(fd, &m);
-    if (atomic_load_explicit(&fsm_writeback_state, memory_order_relaxed) == WRITEBACK_RUNNING) {
+    struct sampler_usage su;
+    sampler_usage(&su);
+    if (su.ran) {
+        msg_init(&m);
+        msg_str(&m, "fsmem:   paging          auto: ");
+        msg_str(&m, su.page_by_page ? "4 KiB" : "2 MiB");
+        msg_str(&m, " reads at exit, switched ");
+        msg_u64(&m, su.switches);
+        msg_str(&m, su.switches == 1 ? " time" : " times");
+        msg_str(&m, "; sampled blocks read back: ");
+        msg_u64(&m, su.swept);
+        msg_str(&m, " swept, ");
+        msg_u64(&m, su.scattered);
+        msg_str(&m, " scattered");
+        msg_write(fd, &m);
+    }
+    if (service_running(&fsm_writeback)) {
         msg_init(&m);
         msg_str(&m, "fsmem:   early writeback ");
         msg_u64(&m, writeback_kicks());

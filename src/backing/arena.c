@@ -13,6 +13,7 @@
 #include "backing/budget.h"
 #include "backing/file.h"
 #include "backing/layout.h"
+#include "backing/sampler.h"
 #include "backing/writeback.h"
 #include "util/msg.h"
 
@@ -91,7 +92,10 @@ static int place_chunk(size_t i)
     /* Short of room everywhere: the chunk still goes somewhere, and its
      * reservations fail (ENOMEM) when the disk is really full. */
     unsigned d = (unsigned)fallback;
-    A.place[i] = (struct place){.slot = A.slots_used[d]++, .dir = (uint8_t)d, .set = true};
+    A.place[i].slot = A.slots_used[d]++;
+    A.place[i].dir = (uint8_t)d;
+    /* Last, and released: the sampler reads places without the page lock. */
+    __atomic_store_n(&A.place[i].set, true, __ATOMIC_RELEASE);
     A.next_dir = (d + 1) % A.ndirs;
     return 0;
 }
@@ -103,7 +107,10 @@ int map_shared(uintptr_t start, size_t len)
                      A.fd[file_dir(start)], (off_t)file_offset(start));
     if (got != (void *)start)
         return -1;
+    lock_acquire(&A.paging_lock);
     set_paging(start, len, ADVICE_NORMAL);
+    sampler_mark(start, len);
+    lock_release(&A.paging_lock);
     return 0;
 }
 
@@ -239,8 +246,10 @@ void *arena_grow(size_t len)
         }
     }
     arena.top = top;
-    if (top > arena.ram_end + WRITEBACK_MIN_FILE_HEAP)
+    if (top > arena.ram_end + WRITEBACK_MIN_FILE_HEAP) {
         writeback_note_files();
+        sampler_note_files();
+    }
     return (void *)old;
 }
 

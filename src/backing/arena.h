@@ -98,8 +98,12 @@ void arena_maybe_thaw(void);
 
 enum arena_advice { ADVICE_NORMAL, ADVICE_SEQUENTIAL, ADVICE_RANDOM, ADVICE_WILLNEED, ADVICE_COLD };
 /* Passes an access hint for [start, start+len) (page-aligned, below top)
- * to the kernel; 0 or an errno value. Caller holds the page lock. */
+ * to the kernel; 0 or an errno value. Caller holds the page lock. Advice
+ * on how pages will be used (normal, sequential, random) also ends
+ * FSMEM_PAGING=auto's own choices. */
 int arena_advise(uintptr_t start, size_t len, enum arena_advice how);
+/* Around fork: no change of paging in flight (taken after the page lock). */
+void arena_paging_fork(enum fork_phase phase);
 
 struct arena_dir_usage {
     const char *path;

@@ -12,6 +12,7 @@
 
 #include "backing/file.h"
 #include "backing/layout.h"
+#include "backing/sampler.h"
 #include "backing/writeback.h"
 #include "util/msg.h"
 
@@ -105,9 +106,12 @@ static uint64_t pagemap_entry(uintptr_t addr)
 
 static bool thaw_safe(void)
 {
+    /* nlink is 2 + the number of threads; fsmem's own (early writeback,
+     * the paging sampler) never touch the heap. */
     struct stat st;
-    if (stat("/proc/self/task", &st) != 0 || st.st_nlink != 3)
-        return false;   /* nlink is 2 + the number of threads */
+    if (stat("/proc/self/task", &st) != 0 ||
+        st.st_nlink != 3 + (nlink_t)service_threads())
+        return false;
     return (pagemap_entry((uintptr_t)T.canary) & (PM_PRESENT | PM_EXCLUSIVE)) ==
            (PM_PRESENT | PM_EXCLUSIVE);
 }
@@ -179,5 +183,6 @@ void arena_fork_child(void)
         A.fd[d] = -1;
     }
     atomic_store_explicit(&A.punched, 0, memory_order_relaxed);
-    writeback_fork_child();
+    service_fork_child(&fsm_writeback);
+    sampler_fork_child();
 }

@@ -12,6 +12,7 @@
 
 #include "backing/arena.h"
 #include "backing/budget.h"
+#include "util/lock.h"
 #include "util/settings.h"
 
 /* The address space, from base up:
@@ -39,6 +40,9 @@ struct arena_state {
     unsigned next_dir;          /* round-robin cursor */
     _Atomic bool disk_tight[SETTINGS_MAX_DIRS];   /* see arena_disk_tight */
     enum { PAGING_UNKNOWN, PAGING_HUGE, PAGING_KERNEL } paging;   /* see set_paging */
+    lock_t paging_lock;         /* one change of paging at a time (paging.c) */
+    _Atomic bool scattered;     /* FSMEM_PAGING=auto reads single pages now (sampler.c) */
+    _Atomic bool advised;       /* the program gave paging advice: auto stops */
     struct place *place;        /* one per chunk of the reservation */
     struct ram_budget budget;
     uintptr_t mapped;
@@ -69,9 +73,13 @@ int for_pieces(uintptr_t start, uintptr_t end, piece_fn fn, void *ctx);
  * 0 or -1. */
 int map_shared(uintptr_t start, size_t len);
 
-/* paging.c: applies fsmem's paging (or the advice) to a file mapping. */
+/* paging.c: applies fsmem's paging (or the advice) to a file mapping.
+ * Caller holds the paging lock. */
 void set_paging(uintptr_t start, size_t len, enum arena_advice how);
 /* paging.c: dir's disk has just become short of room. */
 void tighten_paging(unsigned dir);
+/* paging.c: FSMEM_PAGING=auto switches every file chunk to 4 KiB reads
+ * (or back); false when it did not (already so, or advice was given). */
+bool paging_switch(bool page_by_page);
 
 #endif

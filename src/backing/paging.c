@@ -1,7 +1,11 @@
-/* How file pages come back from disk: fsmem's default paging of file
- * chunks, the switch back to small folios on a disk short of room, and
- * the advice a program gives with fsmem_advise. */
+/* How file pages come back from disk: fsmem's paging of file chunks
+ * (2 MiB or 4 KiB reads; sampler.c picks under FSMEM_PAGING=auto), the
+ * switch back to small folios on a disk short of room, and the advice a
+ * program gives with fsmem_advise. Every change of a mapping's paging
+ * happens under the paging lock, so that a chunk mapped while the
+ * sampler switches ends up like all the others. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <sys/mman.h>
 #include <sys/utsname.h>
@@ -23,6 +27,14 @@ static bool parse_version(const char *s, unsigned *major, unsigned *minor)
     return true;
 }
 
+/* Whether file chunks without advice of their own read single pages. */
+static bool page_by_page(void)
+{
+    return A.settings->paging == PAGING_RANDOM ||
+           (A.settings->paging == PAGING_AUTO &&
+            atomic_load_explicit(&A.scattered, memory_order_relaxed));
+}
+
 /* How file pages are read back from disk (docs/DESIGN.md, "Paging").
  * The kernel's default, a read-around as large as the disk's readahead
  * (8 MiB on some disks) centred on each fault, thrashes a heap larger
@@ -35,14 +47,14 @@ static bool parse_version(const char *s, unsigned *major, unsigned *minor)
  * large folio written through the mapping takes disk blocks for all of
  * its 2 MiB, also where fsmem reserved none (see tighten_paging).
  *
- * Random access alone is what FSMEM_PAGING=random and RANDOM advice ask
- * for: a fault reads the page touched, right for scattered access to a
- * heap far larger than memory, about 20 times slower for passes. It needs
- * no huge pages and takes no extra disk, so it holds on every kernel and
- * disk. */
+ * Random access alone is what FSMEM_PAGING=random, RANDOM advice and the
+ * sampler's verdict "scattered" ask for: a fault reads the page touched,
+ * right for scattered access to a heap far larger than memory, about 20
+ * times slower for passes. It needs no huge pages and takes no extra
+ * disk, so it holds on every kernel and disk. */
 void set_paging(uintptr_t start, size_t len, enum arena_advice how)
 {
-    if (how == ADVICE_NORMAL && A.settings->paging == PAGING_RANDOM)
+    if (how == ADVICE_NORMAL && page_by_page())
         how = ADVICE_RANDOM;
     if (how == ADVICE_RANDOM) {
         madvise((void *)start, len, MADV_NOHUGEPAGE);
@@ -74,16 +86,71 @@ static int small_paging_piece(enum piece kind, uintptr_t start, size_t len, void
 {
     if (kind == PIECE_SHARED && file_dir(start) == *(unsigned *)ctx) {
         madvise((void *)start, len, MADV_NOHUGEPAGE);
-        madvise((void *)start, len,
-                A.settings->paging == PAGING_RANDOM ? MADV_RANDOM : MADV_NORMAL);
+        madvise((void *)start, len, page_by_page() ? MADV_RANDOM : MADV_NORMAL);
     }
     return 0;
 }
 
 void tighten_paging(unsigned dir)
 {
-    if (A.paging == PAGING_HUGE)
-        for_pieces(arena.ram_end, A.mapped, small_paging_piece, &dir);
+    if (A.paging != PAGING_HUGE)
+        return;
+    lock_acquire(&A.paging_lock);
+    for_pieces(arena.ram_end, A.mapped, small_paging_piece, &dir);
+    lock_release(&A.paging_lock);
+}
+
+/* Calls fn on the file part of every chunk placed in a file so far (a
+ * place, once set, never changes), frozen views included. */
+static void each_file_chunk(void (*fn)(uintptr_t start, size_t len))
+{
+    for (size_t i = chunk_of(arena.ram_end); i < arena.nchunks; i++) {
+        if (!__atomic_load_n(&A.place[i].set, __ATOMIC_ACQUIRE))
+            break;
+        uintptr_t start = chunk_addr(i) > arena.ram_end ? chunk_addr(i) : arena.ram_end;
+        fn(start, chunk_addr(i + 1) - start);
+    }
+}
+
+static void repage(uintptr_t start, size_t len) { set_paging(start, len, ADVICE_NORMAL); }
+static void page_out(uintptr_t start, size_t len) { madvise((void *)start, len, MADV_PAGEOUT); }
+
+/* Runs on the sampler's thread, without the page lock. Frozen views get
+ * the hint too, where it is as good. A chunk placed but not yet mapped
+ * gets it on its reservation, then its own when map_shared maps it,
+ * after this.
+ *
+ * On a switch to single pages, the page cache of the backing files is
+ * then written and dropped: the 2 MiB folios would otherwise outlive the
+ * switch by as long as it takes 4 KiB reads to refill the cache, a long
+ * time, and one that the program keeps touching at random is dirtied,
+ * and written back, 2 MiB at a time (5.4 GB written for 20,000 touches
+ * where 0.1 GB was needed). Reclaim by a process drops clean pages only,
+ * hence the write first. The other way the cache stays: dropping the
+ * working set of a program that a sweep has just switched back costs
+ * more than the few blocks whose leftover 4 KiB folios keep them from
+ * coming back as one 2 MiB folio. */
+bool paging_switch(bool scattered)
+{
+    lock_acquire(&A.paging_lock);
+    bool change = !atomic_load_explicit(&A.advised, memory_order_relaxed) &&
+                  atomic_load_explicit(&A.scattered, memory_order_relaxed) != scattered;
+    if (change) {
+        atomic_store_explicit(&A.scattered, scattered, memory_order_relaxed);
+        each_file_chunk(repage);
+    }
+    lock_release(&A.paging_lock);
+    if (change && scattered) {
+        for (unsigned d = 0; d < A.ndirs; d++) {
+            int fd = __atomic_load_n(&A.fd[d], __ATOMIC_RELAXED);
+            if (fd >= 0)
+                sync_file_range(fd, 0, 0,
+                                SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                    SYNC_FILE_RANGE_WAIT_AFTER);
+        }
+        each_file_chunk(page_out);
+    }
+    return change;
 }
 
 static int advise_piece(enum piece kind, uintptr_t start, size_t len, void *ctx)
@@ -112,5 +179,15 @@ static int advise_piece(enum piece kind, uintptr_t start, size_t len, void *ctx)
 
 int arena_advise(uintptr_t start, size_t len, enum arena_advice how)
 {
-    return for_pieces(start, start + len, advise_piece, &how);
+    lock_acquire(&A.paging_lock);
+    if (how == ADVICE_NORMAL || how == ADVICE_SEQUENTIAL || how == ADVICE_RANDOM)
+        atomic_store_explicit(&A.advised, true, memory_order_relaxed);
+    int err = for_pieces(start, start + len, advise_piece, &how);
+    lock_release(&A.paging_lock);
+    return err;
+}
+
+void arena_paging_fork(enum fork_phase phase)
+{
+    lock_fork(&A.paging_lock, phase);
 }

@@ -25,8 +25,6 @@
  * held (pthread_create may allocate), and again in a fork child, which
  * has no threads. */
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
@@ -39,7 +37,8 @@
 #define BUSY_MS 5
 #define IDLE_MS 20
 
-_Atomic int fsm_writeback_state = WRITEBACK_UNKNOWN;
+static void *watch(void *unused);
+struct service fsm_writeback = SERVICE_INIT(watch, "fsmem-writeback");
 
 static struct {
     int stat_fd;           /* the limiting cgroup's memory.stat */
@@ -49,12 +48,11 @@ static struct {
 
 void writeback_note_files(void)
 {
-    if (__builtin_expect(atomic_load_explicit(&fsm_writeback_state, memory_order_relaxed) !=
-                             WRITEBACK_UNKNOWN, 1))
+    if (__builtin_expect(service_decided(&fsm_writeback), 1))
         return;
     char dir[1024];
     uint64_t limit = cgroup_v1_limiting_dir(dir, sizeof dir - sizeof "/memory.stat");
-    int state = WRITEBACK_OFF;
+    bool wanted = false;
     if (limit != UINT64_MAX) {
         strcat(dir, "/memory.stat");
         W.stat_fd = open(dir, O_RDONLY | O_CLOEXEC);
@@ -64,10 +62,10 @@ void writeback_note_files(void)
                 W.clean_floor = 8 * MIB;
             if (W.clean_floor > 64 * MIB)
                 W.clean_floor = 64 * MIB;
-            state = WRITEBACK_WANTED;
+            wanted = true;
         }
     }
-    atomic_store_explicit(&fsm_writeback_state, state, memory_order_release);
+    service_decide(&fsm_writeback, wanted);
 }
 
 static void start_writeback(void)
@@ -100,39 +98,8 @@ static void *watch(void *unused)
         struct timespec ts = {0, ms * 1000000L};
         nanosleep(&ts, NULL);
     }
-    atomic_store_explicit(&fsm_writeback_state, WRITEBACK_OFF, memory_order_relaxed);
+    service_stop(&fsm_writeback);
     return NULL;
-}
-
-void writeback_start(void)
-{
-    int want = WRITEBACK_WANTED;
-    if (!atomic_compare_exchange_strong(&fsm_writeback_state, &want, WRITEBACK_RUNNING))
-        return;
-    pthread_attr_t attr;
-    pthread_t t;
-    sigset_t all, old;
-    sigfillset(&all);
-    /* The thread takes no signal meant for the program. */
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    bool ok = pthread_attr_init(&attr) == 0;
-    if (ok) {
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&attr, 64 * 1024);
-        ok = pthread_create(&t, &attr, watch, NULL) == 0;
-        pthread_attr_destroy(&attr);
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (ok)
-        pthread_setname_np(t, "fsmem-writeback");
-    else
-        atomic_store_explicit(&fsm_writeback_state, WRITEBACK_OFF, memory_order_relaxed);
-}
-
-void writeback_fork_child(void)
-{
-    int running = WRITEBACK_RUNNING;
-    atomic_compare_exchange_strong(&fsm_writeback_state, &running, WRITEBACK_WANTED);
 }
 
 uint64_t writeback_kicks(void)

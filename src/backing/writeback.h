@@ -8,8 +8,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum { WRITEBACK_UNKNOWN, WRITEBACK_WANTED, WRITEBACK_RUNNING, WRITEBACK_OFF };
-extern _Atomic int fsm_writeback_state;
+#include "util/thread.h"
+
+extern struct service fsm_writeback;
 
 /* The heap has grown past this many bytes of file pages: it decides
  * then, once per process, whether it needs the thread. Smaller file
@@ -20,22 +21,10 @@ extern _Atomic int fsm_writeback_state;
 /* Called with the page lock held, after the heap grew past that. */
 void writeback_note_files(void);
 
-/* Starts the thread if it is wanted and not running. pthread_create may
- * call malloc, so callers hold no allocator lock and leave no structure
- * half-updated: malloc's large path once it has its run, and a thread
- * heap's refill once the new slab is installed. */
-void writeback_start(void);
-
-/* The check at those points: one load when nothing is due. */
-static inline void writeback_poll(void)
-{
-    if (__builtin_expect(atomic_load_explicit(&fsm_writeback_state, memory_order_relaxed) ==
-                             WRITEBACK_WANTED, 0))
-        writeback_start();
-}
-
-/* In a fork child: the thread did not survive the fork. */
-void writeback_fork_child(void);
+/* The thread starts at service_poll(&fsm_writeback), which callers make
+ * where they hold no allocator lock and leave no structure half-updated:
+ * malloc's large path once it has its run, and a thread heap's refill
+ * once the new slab is installed. */
 
 /* How many times the thread has started writeback. */
 uint64_t writeback_kicks(void);

@@ -349,10 +349,12 @@ static int parse_paging(struct settings *s, const char *value, const char *label
 {
     if (!value || !*value || strcmp(value, "passes") == 0)
         s->paging = PAGING_PASSES;
+    else if (strcmp(value, "auto") == 0)
+        s->paging = PAGING_AUTO;
     else if (strcmp(value, "random") == 0)
         s->paging = PAGING_RANDOM;
     else
-        return reject(label, value, "unknown (passes or random)", NULL);
+        return reject(label, value, "unknown (passes, random or auto)", NULL);
     return 0;
 }
 

@@ -27,9 +27,10 @@ extern const char *const settings_var[SET_COUNT];
 enum stats_mode { STATS_OFF, STATS_STDERR, STATS_FILE };
 
 /* How a fault on a file page reads from disk (docs/DESIGN.md, "Paging"):
- * the aligned 2 MiB around it (passes over the data), or the page alone
- * (scattered access). */
-enum paging_mode { PAGING_PASSES, PAGING_RANDOM };
+ * the aligned 2 MiB around it (passes over the data, the default), the
+ * page alone (scattered access), or either, chosen from how the program
+ * uses the blocks it reads back. */
+enum paging_mode { PAGING_PASSES, PAGING_RANDOM, PAGING_AUTO };
 
 struct settings {
     /* Backing directories, as absolute or relative paths, never empty. */

@@ -1,11 +1,14 @@
 #!/bin/bash
 # FSMEM_PAGING: how much a fault reads back from disk, with the heap on
 # files in a memory cgroup of a quarter of it.
-#   default (passes): a heap read in order, touched at random, read again;
-#     each pass must read 2 MiB a fault (at most 8 faults per MiB passed
-#     over, where 4 KiB reads would take 256).
-#   FSMEM_PAGING=random: random touches must read the page touched (at
-#     most 16 KiB a fault on average, where the default reads 2 MiB).
+#   default (passes): a heap read in order, touched at random, read
+#     again; each pass must read 2 MiB a fault (at most 8 faults per MiB
+#     passed over, where 4 KiB reads would take 256), and so do the
+#     random touches.
+#   FSMEM_PAGING=auto: the same program; the passes still read 2 MiB a
+#     fault, the random touches, once fsmem has seen them, the page
+#     touched (at most 16 KiB a fault on average).
+#   FSMEM_PAGING=random: random touches read the page touched.
 # Figures are over the second half of each phase. Needs a memory cgroup
 # and Linux 5.18 or later (skips otherwise).
 . "$(dirname "$0")/../lib.sh"
@@ -47,15 +50,32 @@ value() {
         for (i = 2; i <= NF; i++) if ($i == u) { print $(i - 1); exit } }' "$dir.out"
 }
 
+# passes_of: the two passes' faults per MiB must be those of 2 MiB reads.
+passes_of() {
+    local f
+    for f in "$(value pass faults)" "$(value "pass again" faults)"; do
+        [ -n "$f" ] || fail "pattern printed no figures"
+        awk -v f="$f" 'BEGIN { exit !(f <= 8) }' ||
+            fail "$1: a pass took $f major faults per MiB (0.5 expected with 2 MiB reads)"
+    done
+}
+
 note "default paging: 1 GiB heap in a 256 MiB cgroup"
 run "" 1024 256 2000 1
+passes_of "default paging"
 pass_fpm=$(value pass faults)
-again_fpm=$(value "pass again" faults)
-[ -n "$pass_fpm" ] && [ -n "$again_fpm" ] || fail "pattern printed no figures"
-for f in "$pass_fpm" "$again_fpm"; do
-    awk -v f="$f" 'BEGIN { exit !(f <= 8) }' ||
-        fail "a pass took $f major faults per MiB (0.5 expected with 2 MiB reads)"
-done
+passes_kib=$(value scatter KiB)
+[ "$passes_kib" -ge 1024 ] ||
+    fail "by default, random touches read $passes_kib KiB a fault (2048 expected)"
+
+note "FSMEM_PAGING=auto: the same program"
+run auto 1024 256 2000 1
+passes_of "FSMEM_PAGING=auto"
+auto_fpm=$(value "pass again" faults)
+auto_kib=$(value scatter KiB)
+[ -n "$auto_kib" ] || fail "pattern printed no figures"
+[ "$auto_kib" -le 16 ] ||
+    fail "with FSMEM_PAGING=auto, random touches between passes read $auto_kib KiB a fault (4 expected once seen)"
 
 note "FSMEM_PAGING=random: 384 MiB heap in a 96 MiB cgroup"
 run random 384 96 20000 0
@@ -63,4 +83,4 @@ scatter_kib=$(value scatter KiB)
 [ -n "$scatter_kib" ] || fail "pattern printed no figures"
 [ "$scatter_kib" -le 16 ] ||
     fail "with FSMEM_PAGING=random, random touches read $scatter_kib KiB a fault (4 expected)"
-echo "pattern: passes took $pass_fpm and $again_fpm major faults per MiB; with FSMEM_PAGING=random a random touch read $scatter_kib KiB"
+echo "pattern: a random touch read $passes_kib KiB by default, $auto_kib KiB with FSMEM_PAGING=auto (passes: $pass_fpm and $auto_fpm faults per MiB), $scatter_kib KiB with FSMEM_PAGING=random"

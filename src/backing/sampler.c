@@ -1,0 +1,329 @@
+/* FSMEM_PAGING=auto: 2 MiB reads for passes, 4 KiB reads for scattered
+ * access, chosen from what the program does.
+ *
+ * A fault on a file page reads either the aligned 2 MiB around it or the
+ * page alone (paging.c). Passes want the first: 4 KiB reads run at a few
+ * per cent of the disk's speed. Scattered touches want the second: a
+ * 2 MiB read costs about 25 single-page reads, for one page used. What
+ * tells them apart is how much of a block the program uses once it is
+ * back in memory, and a 2 MiB folio mapped whole (one PMD) hides that:
+ * every page looks present.
+ *
+ * So a few blocks are sampled: every stride-th 2 MiB block of the file
+ * heap has its last page split into a mapping of its own (marked
+ * MADV_DONTDUMP, which changes nothing else). The kernel maps a 2 MiB
+ * folio whole only where one mapping covers all of it, so a sampled
+ * block's pages are mapped one by one as the program touches them, while
+ * it still reads 2 MiB at a fault like every other block. Every TICK_MS,
+ * if the process took major faults since the last tick, the thread
+ * counts the mapped pages of each sampled block in /proc/self/pagemap. A
+ * block that went from none to some is judged at the next tick: swept
+ * when DENSE_PAGES or more of its 512 pages are mapped, scattered
+ * otherwise (a random read maps at most 16: the fault-around).
+ *
+ * Under 2 MiB reads, run_needed scattered verdicts in a row switch the
+ * whole file heap to 4 KiB reads. Programs that sweep arrays also touch
+ * blocks sparsely for a while (PhyML: runs of up to 58 scattered blocks
+ * among 4,256, of which 43% used fewer than 17 pages), so the first
+ * switch takes RUN_FIRST and every switch that a pass undoes within
+ * SHORT_MS doubles the count. Under 4 KiB reads, one swept sample, or
+ * any file block (watch_sweeps) caught gaining DENSE_PAGES pages between
+ * two looks, switches back at once: a pass at 4 KiB a fault is the
+ * costly mistake.
+ *
+ * The price: up to MAX_SAMPLES blocks whose pages fault one at a time
+ * (one block in 16 in a heap of up to 8 GiB of file pages, fewer beyond;
+ * one in eight made PhyML 9-13% slower, one in 16 with the switches
+ * 6%), two kernel mappings each, and while the process faults, a
+ * pagemap read of 4 KiB per sampled block per tick (and of WATCH_BLOCKS
+ * more under 4 KiB reads). A program that gives paging advice of its own
+ * (fsmem_advise) is taken at its word: the thread stops switching. */
+#include "backing/sampler.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backing/layout.h"
+
+#define BLOCK_SHIFT 21
+#define BLOCK_PAGES 512
+#define MIN_STRIDE_SHIFT 4       /* one block in 16 */
+#define MAX_SAMPLES 256
+#define TICK_MS 20
+#define DENSE_PAGES 128
+#define RUN_FIRST 16             /* scattered verdicts in a row for the first switch */
+#define RUN_MOST 1024
+#define SHORT_MS 2000            /* 4 KiB reads ended sooner: the switch was a mistake */
+#define WATCH_BLOCKS 256         /* blocks read per tick under 4 KiB reads */
+#define UNSEEN UINT16_MAX
+
+static void *watch(void *unused);
+struct service fsm_sampler = SERVICE_INIT(watch, "fsmem-sampler");
+
+static struct {
+    _Atomic unsigned stride_shift;   /* samples: blocks b with b % stride == stride - 1 */
+    int pagemap;
+    /* The thread's view of the samples, reset when the stride or the
+     * first file block changes: pages mapped at the last tick and, for a
+     * block that has just come back, its count when first seen. */
+    unsigned seen_shift;
+    uintptr_t seen_first;
+    uint16_t last[MAX_SAMPLES * 2];     /* UNSEEN: not read since a reset */
+    uint16_t arrived[MAX_SAMPLES * 2];
+    unsigned run;                /* scattered verdicts in a row */
+    unsigned run_needed;         /* ... that switch to 4 KiB reads */
+    uint64_t page_by_page_since; /* ms, when 4 KiB reads began */
+    /* Under 4 KiB reads, every file block's mapped pages when last read
+     * (mmap'd by the thread, one per block of the reservation), and where
+     * the next tick's window starts. */
+    uint16_t *watched;
+    size_t nwatched, watch_at;
+    _Atomic uint64_t switches, swept, scattered;
+    _Atomic bool ran;
+} S = {.stride_shift = MIN_STRIDE_SHIFT, .pagemap = -1, .run_needed = RUN_FIRST};
+
+#ifdef FSMEM_SAMPLER_TRACE
+#include <stdio.h>
+#define TRACE(what, n) fprintf(stderr, "sampler %llu %s %d\n", (unsigned long long)now_ms(), what, (int)(n))
+#else
+#define TRACE(what, n) ((void)0)
+#endif
+
+static uintptr_t block_of(uintptr_t a) { return (a - arena.base) >> BLOCK_SHIFT; }
+static uintptr_t block_addr(uintptr_t b) { return arena.base + (b << BLOCK_SHIFT); }
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Calls madvise(how) on the last page of every sample block of
+ * [first, end) (block numbers) under the given stride. */
+static void mark_range(uintptr_t first, uintptr_t end, unsigned shift, int how)
+{
+    uintptr_t stride = (uintptr_t)1 << shift;
+    for (uintptr_t b = first | (stride - 1); b < end; b += stride)
+        madvise((void *)(block_addr(b + 1) - 4096), 4096, how);
+}
+
+void sampler_mark(uintptr_t start, size_t len)
+{
+    if (A.settings->paging != PAGING_AUTO || A.paging != PAGING_HUGE)
+        return;
+    uintptr_t first = block_of(arena.ram_end), end = block_of(start + len);
+    unsigned shift = atomic_load_explicit(&S.stride_shift, memory_order_relaxed);
+    while (((end - first) >> shift) > MAX_SAMPLES) {
+        /* Every other sample goes: the survivors are the samples of the
+         * doubled stride. */
+        mark_range(first, block_of(start), shift, MADV_DODUMP);
+        shift++;
+        mark_range(first, block_of(start), shift, MADV_DONTDUMP);
+        atomic_store_explicit(&S.stride_shift, shift, memory_order_relaxed);
+    }
+    mark_range(block_of(start), end, shift, MADV_DONTDUMP);
+}
+
+void sampler_note_files(void)
+{
+    if (!service_decided(&fsm_sampler))
+        service_decide(&fsm_sampler,
+                       A.settings->paging == PAGING_AUTO && A.paging == PAGING_HUGE);
+}
+
+/* Pages of the block at a that are mapped; -1 if pagemap cannot say. */
+static int mapped_pages(uintptr_t a)
+{
+    uint64_t e[BLOCK_PAGES];
+    if (pread(S.pagemap, e, sizeof e, (off_t)((a >> 12) * sizeof e[0])) != (ssize_t)sizeof e)
+        return -1;
+    int n = 0;
+    for (int i = 0; i < BLOCK_PAGES; i++)
+        n += (int)(e[i] >> 63);
+    return n;
+}
+
+/* The first block past the chunks placed in files so far. */
+static uintptr_t file_blocks_end(void)
+{
+    size_t i = chunk_of(arena.ram_end);
+    while (i < arena.nchunks && __atomic_load_n(&A.place[i].set, __ATOMIC_ACQUIRE))
+        i++;
+    return block_of(chunk_addr(i));
+}
+
+/* The next tick only takes note of what is mapped: a block mapped then
+ * has not necessarily just come back. */
+static void forget_samples(void)
+{
+    for (size_t k = 0; k < MAX_SAMPLES * 2; k++) {
+        S.last[k] = UNSEEN;
+        S.arrived[k] = 0;
+    }
+    S.run = 0;
+}
+
+/* Switches the paging; after it, what came back under the old paging is
+ * no evidence, and the cache has been dropped. */
+static void flip(bool page_by_page)
+{
+    TRACE(page_by_page ? "to-4k" : "to-2m", S.run_needed);
+    if (!paging_switch(page_by_page))
+        return;
+    atomic_fetch_add_explicit(&S.switches, 1, memory_order_relaxed);
+    uint64_t now = now_ms();
+    if (page_by_page) {
+        S.page_by_page_since = now;
+    } else if (now - S.page_by_page_since < SHORT_MS && S.run_needed < RUN_MOST) {
+        /* Scattered touches that a pass follows so soon are part of the
+         * pass's program: ask for more of them next time. */
+        S.run_needed *= 2;
+    }
+    forget_samples();
+    for (size_t b = 0; b < S.nwatched; b++)
+        S.watched[b] = UNSEEN;
+}
+
+/* A verdict on a sampled block that came back. */
+static void judge(int pages)
+{
+    bool swept = pages >= DENSE_PAGES;
+    TRACE(swept ? "swept" : "scattered", pages);
+    atomic_fetch_add_explicit(swept ? &S.swept : &S.scattered, 1, memory_order_relaxed);
+    bool page_by_page = atomic_load_explicit(&A.scattered, memory_order_relaxed);
+    if (swept) {
+        S.run = 0;
+        if (page_by_page)
+            flip(false);
+    } else if (!page_by_page && ++S.run >= S.run_needed) {
+        flip(true);
+    }
+}
+
+/* The samples: every stride-th block of the file heap. */
+static void scan_samples(void)
+{
+    unsigned shift = atomic_load_explicit(&S.stride_shift, memory_order_relaxed);
+    uintptr_t first = block_of(arena.ram_end), stride = (uintptr_t)1 << shift;
+    if (shift != S.seen_shift || first != S.seen_first) {
+        S.seen_shift = shift;
+        S.seen_first = first;
+        forget_samples();
+    }
+    uintptr_t end = file_blocks_end();
+    size_t k = 0;
+    for (uintptr_t b = first | (stride - 1); b < end && k < MAX_SAMPLES * 2; b += stride, k++) {
+        int n = mapped_pages(block_addr(b));
+        if (n < 0)
+            return;
+        if (S.last[k] == UNSEEN) {
+            /* first look since a reset */
+        } else if (S.arrived[k]) {
+            int most = n > S.arrived[k] ? n : S.arrived[k];
+            S.arrived[k] = 0;
+            uint64_t before = atomic_load_explicit(&S.switches, memory_order_relaxed);
+            judge(most);
+            if (atomic_load_explicit(&S.switches, memory_order_relaxed) != before)
+                return;   /* everything was reset */
+        } else if (S.last[k] == 0 && n > 0) {
+            S.arrived[k] = (uint16_t)n;
+        }
+        S.last[k] = (uint16_t)n;
+    }
+}
+
+/* Under 4 KiB reads every block's pages are mapped one by one, so any
+ * block shows a sweep, not only the samples: a window of WATCH_BLOCKS
+ * blocks per tick, round the file heap, switches back to 2 MiB reads
+ * when one of them gained DENSE_PAGES pages since it was last read. A
+ * pass at 4 KiB a fault would otherwise run for as long as it takes to
+ * reach a sample. A block mapped whole is no sweep: a 2 MiB folio that
+ * outlived the switch (dirty again before it could be dropped) is still
+ * mapped by one entry when touched, whatever MADV_NOHUGEPAGE says; a
+ * sweep at 4 KiB a fault takes several ticks and is caught halfway. */
+static void watch_sweeps(void)
+{
+    uintptr_t first = block_of(arena.ram_end), end = file_blocks_end();
+    if (!S.watched || end <= first)
+        return;
+    size_t n = (size_t)(end - first);
+    if (n > S.nwatched)
+        n = S.nwatched;
+    for (size_t i = 0; i < WATCH_BLOCKS && i < n; i++) {
+        size_t b = S.watch_at++ % n;
+        int pages = mapped_pages(block_addr(first + b));
+        if (pages < 0)
+            return;
+        if (S.watched[b] != UNSEEN && pages >= S.watched[b] + DENSE_PAGES &&
+            pages < BLOCK_PAGES) {
+            TRACE("watched-sweep", pages - S.watched[b]);
+            atomic_fetch_add_explicit(&S.swept, 1, memory_order_relaxed);
+            flip(false);
+            return;
+        }
+        S.watched[b] = (uint16_t)pages;
+    }
+}
+
+static void *watch(void *unused)
+{
+    (void)unused;
+    S.pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (S.pagemap < 0) {
+        service_stop(&fsm_sampler);
+        return NULL;
+    }
+    if (!S.watched) {
+        size_t n = (size_t)((arena.end - arena.ram_end) >> BLOCK_SHIFT);
+        void *p = mmap(NULL, n * sizeof *S.watched, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p != MAP_FAILED) {
+            S.watched = p;
+            S.nwatched = n;
+            for (size_t b = 0; b < n; b++)
+                S.watched[b] = UNSEEN;
+        }
+    }
+    atomic_store_explicit(&S.ran, true, memory_order_relaxed);
+    long faults = -1;
+    while (!atomic_load_explicit(&A.advised, memory_order_relaxed)) {
+        struct rusage ru;
+        if (getrusage(RUSAGE_SELF, &ru) == 0 && ru.ru_majflt != faults) {
+            faults = ru.ru_majflt;
+            uint64_t before = atomic_load_explicit(&S.switches, memory_order_relaxed);
+            scan_samples();
+            if (atomic_load_explicit(&A.scattered, memory_order_relaxed) &&
+                atomic_load_explicit(&S.switches, memory_order_relaxed) == before)
+                watch_sweeps();
+        }
+        struct timespec ts = {0, TICK_MS * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    close(S.pagemap);
+    S.pagemap = -1;
+    service_stop(&fsm_sampler);
+    return NULL;
+}
+
+void sampler_fork_child(void)
+{
+    /* The descriptor reads the parent's page tables. */
+    if (S.pagemap >= 0)
+        close(S.pagemap);
+    S.pagemap = -1;
+    S.seen_shift = 0;   /* the first tick resets the samples */
+    service_fork_child(&fsm_sampler);
+}
+
+void sampler_usage(struct sampler_usage *u)
+{
+    u->ran = atomic_load_explicit(&S.ran, memory_order_relaxed);
+    u->page_by_page = atomic_load_explicit(&A.scattered, memory_order_relaxed);
+    u->switches = atomic_load_explicit(&S.switches, memory_order_relaxed);
+    u->swept = atomic_load_explicit(&S.swept, memory_order_relaxed);
+    u->scattered = atomic_load_explicit(&S.scattered, memory_order_relaxed);
+}

@@ -1,0 +1,37 @@
+/* FSMEM_PAGING=auto: a thread that watches how the program uses the file
+ * blocks it reads back, and switches the heap's file pages between 2 MiB
+ * and 4 KiB reads (sampler.c says how). */
+#ifndef FSMEM_BACKING_SAMPLER_H
+#define FSMEM_BACKING_SAMPLER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/thread.h"
+
+/* Started, like early writeback, at service_poll(&fsm_sampler). */
+extern struct service fsm_sampler;
+
+/* Marks the sampled blocks of a range just mapped shared (and, when the
+ * heap has outgrown the sample count, lets half of the older ones go).
+ * Caller holds the page and paging locks. */
+void sampler_mark(uintptr_t start, size_t len);
+
+/* The heap has 8 MiB of file pages: decides, once per process, whether
+ * the thread is wanted. Caller holds the page lock. */
+void sampler_note_files(void);
+
+/* In a fork child: the thread did not survive the fork. */
+void sampler_fork_child(void);
+
+struct sampler_usage {
+    bool ran;               /* the thread has run in this process */
+    bool page_by_page;      /* 4 KiB reads now */
+    uint64_t switches;
+    uint64_t swept, scattered;   /* sampled blocks judged each way */
+};
+void sampler_usage(struct sampler_usage *u);
+
+#endif
