@@ -100,6 +100,15 @@ static int place_chunk(size_t i)
     return 0;
 }
 
+void sync_backing_files(unsigned flags)
+{
+    for (unsigned d = 0; d < A.ndirs; d++) {
+        int fd = __atomic_load_n(&A.fd[d], __ATOMIC_RELAXED);
+        if (fd >= 0)
+            sync_file_range(fd, 0, 0, flags);
+    }
+}
+
 /* Maps file pages shared at their fixed place, with fsmem's paging. */
 int map_shared(uintptr_t start, size_t len)
 {

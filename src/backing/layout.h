@@ -69,6 +69,10 @@ enum piece { PIECE_RAM, PIECE_FROZEN, PIECE_SHARED };
 typedef int (*piece_fn)(enum piece kind, uintptr_t start, size_t len, void *ctx);
 int for_pieces(uintptr_t start, uintptr_t end, piece_fn fn, void *ctx);
 
+/* sync_file_range(flags) on every backing file opened so far; safe
+ * without the page lock (a descriptor, once open, stays so). */
+void sync_backing_files(unsigned flags);
+
 /* Maps file pages shared at their fixed place, with fsmem's paging;
  * 0 or -1. */
 int map_shared(uintptr_t start, size_t len);

@@ -27,6 +27,12 @@ static bool parse_version(const char *s, unsigned *major, unsigned *minor)
     return true;
 }
 
+/* Advice on how pages will be used, as against what to do with them. */
+static bool is_pattern(enum arena_advice how)
+{
+    return how == ADVICE_NORMAL || how == ADVICE_SEQUENTIAL || how == ADVICE_RANDOM;
+}
+
 /* Whether file chunks without advice of their own read single pages. */
 static bool page_by_page(void)
 {
@@ -141,13 +147,8 @@ bool paging_switch(bool scattered)
     }
     lock_release(&A.paging_lock);
     if (change && scattered) {
-        for (unsigned d = 0; d < A.ndirs; d++) {
-            int fd = __atomic_load_n(&A.fd[d], __ATOMIC_RELAXED);
-            if (fd >= 0)
-                sync_file_range(fd, 0, 0,
-                                SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-                                    SYNC_FILE_RANGE_WAIT_AFTER);
-        }
+        sync_backing_files(SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                           SYNC_FILE_RANGE_WAIT_AFTER);
         each_file_chunk(page_out);
     }
     return change;
@@ -171,8 +172,7 @@ static int advise_piece(enum piece kind, uintptr_t start, size_t len, void *ctx)
         return errno;
     if (madvise((void *)start, len, on_file[how]) != 0)
         return errno;
-    bool pattern = how == ADVICE_NORMAL || how == ADVICE_SEQUENTIAL || how == ADVICE_RANDOM;
-    if (kind == PIECE_SHARED && pattern)
+    if (kind == PIECE_SHARED && is_pattern(how))
         set_paging(start, len, how);
     return 0;
 }
@@ -180,7 +180,7 @@ static int advise_piece(enum piece kind, uintptr_t start, size_t len, void *ctx)
 int arena_advise(uintptr_t start, size_t len, enum arena_advice how)
 {
     lock_acquire(&A.paging_lock);
-    if (how == ADVICE_NORMAL || how == ADVICE_SEQUENTIAL || how == ADVICE_RANDOM)
+    if (is_pattern(how))
         atomic_store_explicit(&A.advised, true, memory_order_relaxed);
     int err = for_pieces(start, start + len, advise_piece, &how);
     lock_release(&A.paging_lock);

@@ -130,9 +130,7 @@ void sampler_mark(uintptr_t start, size_t len)
 
 void sampler_note_files(void)
 {
-    if (!service_decided(&fsm_sampler))
-        service_decide(&fsm_sampler,
-                       A.settings->paging == PAGING_AUTO && A.paging == PAGING_HUGE);
+    service_decide(&fsm_sampler, A.settings->paging == PAGING_AUTO && A.paging == PAGING_HUGE);
 }
 
 /* Pages of the block at a that are mapped; -1 if pagemap cannot say. */
@@ -168,12 +166,12 @@ static void forget_samples(void)
 }
 
 /* Switches the paging; after it, what came back under the old paging is
- * no evidence, and the cache has been dropped. */
-static void flip(bool page_by_page)
+ * no evidence. True when it switched. */
+static bool flip(bool page_by_page)
 {
     TRACE(page_by_page ? "to-4k" : "to-2m", S.run_needed);
     if (!paging_switch(page_by_page))
-        return;
+        return false;
     atomic_fetch_add_explicit(&S.switches, 1, memory_order_relaxed);
     uint64_t now = now_ms();
     if (page_by_page) {
@@ -186,10 +184,12 @@ static void flip(bool page_by_page)
     forget_samples();
     for (size_t b = 0; b < S.nwatched; b++)
         S.watched[b] = UNSEEN;
+    return true;
 }
 
-/* A verdict on a sampled block that came back. */
-static void judge(int pages)
+/* A verdict on a sampled block that came back; true when it switched
+ * the paging. */
+static bool judge(int pages)
 {
     bool swept = pages >= DENSE_PAGES;
     TRACE(swept ? "swept" : "scattered", pages);
@@ -197,15 +197,14 @@ static void judge(int pages)
     bool page_by_page = atomic_load_explicit(&A.scattered, memory_order_relaxed);
     if (swept) {
         S.run = 0;
-        if (page_by_page)
-            flip(false);
-    } else if (!page_by_page && ++S.run >= S.run_needed) {
-        flip(true);
+        return page_by_page && flip(false);
     }
+    return !page_by_page && ++S.run >= S.run_needed && flip(true);
 }
 
-/* The samples: every stride-th block of the file heap. */
-static void scan_samples(void)
+/* The samples: every stride-th block of the file heap. True when a
+ * verdict switched the paging (which reset what the samples showed). */
+static bool scan_samples(void)
 {
     unsigned shift = atomic_load_explicit(&S.stride_shift, memory_order_relaxed);
     uintptr_t first = block_of(arena.ram_end), stride = (uintptr_t)1 << shift;
@@ -219,21 +218,20 @@ static void scan_samples(void)
     for (uintptr_t b = first | (stride - 1); b < end && k < MAX_SAMPLES * 2; b += stride, k++) {
         int n = mapped_pages(block_addr(b));
         if (n < 0)
-            return;
+            return false;
         if (S.last[k] == UNSEEN) {
             /* first look since a reset */
         } else if (S.arrived[k]) {
             int most = n > S.arrived[k] ? n : S.arrived[k];
             S.arrived[k] = 0;
-            uint64_t before = atomic_load_explicit(&S.switches, memory_order_relaxed);
-            judge(most);
-            if (atomic_load_explicit(&S.switches, memory_order_relaxed) != before)
-                return;   /* everything was reset */
+            if (judge(most))
+                return true;
         } else if (S.last[k] == 0 && n > 0) {
             S.arrived[k] = (uint16_t)n;
         }
         S.last[k] = (uint16_t)n;
     }
+    return false;
 }
 
 /* Under 4 KiB reads every block's pages are mapped one by one, so any
@@ -294,10 +292,7 @@ static void *watch(void *unused)
         struct rusage ru;
         if (getrusage(RUSAGE_SELF, &ru) == 0 && ru.ru_majflt != faults) {
             faults = ru.ru_majflt;
-            uint64_t before = atomic_load_explicit(&S.switches, memory_order_relaxed);
-            scan_samples();
-            if (atomic_load_explicit(&A.scattered, memory_order_relaxed) &&
-                atomic_load_explicit(&S.switches, memory_order_relaxed) == before)
+            if (!scan_samples() && atomic_load_explicit(&A.scattered, memory_order_relaxed))
                 watch_sweeps();
         }
         struct timespec ts = {0, TICK_MS * 1000000L};

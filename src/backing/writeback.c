@@ -70,11 +70,7 @@ void writeback_note_files(void)
 
 static void start_writeback(void)
 {
-    for (unsigned d = 0; d < A.ndirs; d++) {
-        int fd = __atomic_load_n(&A.fd[d], __ATOMIC_RELAXED);
-        if (fd >= 0)
-            sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-    }
+    sync_backing_files(SYNC_FILE_RANGE_WRITE);
     atomic_fetch_add_explicit(&W.kicks, 1, memory_order_relaxed);
 }
 
