@@ -102,12 +102,53 @@ static void *take_slot(struct slab *s)
     return NULL;
 }
 
+/* How many listed slabs retire_current looks through: the one it just
+ * put back usually heads the list, so looking at the head alone would
+ * miss the slab behind it that other threads have been freeing into. */
+#define REUSE_SCAN 4
+
+/* A partial slab of class cls with at least a page's worth of free slots
+ * (remote frees merged), unlinked; NULL if the first REUSE_SCAN have
+ * fewer. Slabs that remote frees queued are listed first. */
+static struct slab *reusable_partial(struct heap *h, unsigned cls)
+{
+    if (atomic_load_explicit(&h->ready, memory_order_relaxed))
+        drain_ready(h);
+    uint32_t want = class_table[cls].extend;
+    struct slab *o = h->partial[cls];
+    for (int i = 0; o && i < REUSE_SCAN; i++, o = o->next) {
+        if (o->avail - o->used + atomic_load_explicit(&o->remote_count, memory_order_relaxed) <
+            want)
+            continue;
+        slab_merge_remote(o);
+        if (o->avail - o->used >= want) {
+            partial_unlink(h, o);
+            return o;
+        }
+    }
+    return NULL;
+}
+
 /* The current slab has no free slot left in the owner's view. Slots
- * other threads freed come first, then slots never used: reusing memory
- * that is already resident before touching more. */
+ * other threads freed come first, in this slab and then in the class's
+ * other slabs, and slots never used last: reusing memory that is
+ * already resident before touching more. Without the second step a
+ * class whose objects other threads free (a pipeline) extends its
+ * current slab to the end while freed slots wait in the others. */
 static void *retire_current(struct heap *h, struct slab *s)
 {
-    if (slab_merge_remote(s) || slab_extend(s))
+    if (slab_merge_remote(s))
+        return take_slot(s);
+    if (s->avail < class_table[s->cls].slots) {
+        struct slab *o = reusable_partial(h, s->cls);
+        if (o) {
+            partial_push(h, s);
+            o->listed = true;
+            h->current[s->cls] = o;
+            return take_slot(o);
+        }
+    }
+    if (slab_extend(s))
         return take_slot(s);
     h->current[s->cls] = NULL;
     s->listed = false;

@@ -1,5 +1,6 @@
 #include "alloc/slab.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "alloc/heap.h"
@@ -7,18 +8,40 @@
 #include "alloc/pages.h"
 #include "util/msg.h"
 
-static struct meta_pool slab_pool = META_POOL(struct slab);
+/* Slab records come in seven sizes, for bitmaps of 1, 2, 4 ... 64 words,
+ * each size recycled through a pool of its own. In a record for w words
+ * remote_bits starts on the first cache line after free_bits. */
+#define BITS_AT offsetof(struct slab, free_bits)
+#define LINE_UP(n) (((n) + 63) & ~(size_t)63)
+#define REMOTE_AT(w) ((LINE_UP(BITS_AT + 8 * (size_t)(w)) - BITS_AT) / 8)
+#define RECORD_SIZE(w) LINE_UP(BITS_AT + 8 * (REMOTE_AT(w) + (w)))
+#define RECORD_POOL(w) {LOCK_INIT, RECORD_SIZE(w), NULL}
+#define RECORD_KINDS 7
+static struct meta_pool record_pool[RECORD_KINDS] = {
+    RECORD_POOL(1),  RECORD_POOL(2),  RECORD_POOL(4),  RECORD_POOL(8),
+    RECORD_POOL(16), RECORD_POOL(32), RECORD_POOL(64),
+};
+_Static_assert(SLAB_WORDS == 64, "one record size per power of two up to SLAB_WORDS");
+
+/* The record kind for a class: its bitmap words, rounded up to a power of two. */
+static unsigned record_kind(unsigned cls)
+{
+    uint32_t words = (class_table[cls].slots + 63) / 64;
+    return words <= 1 ? 0 : 32 - (unsigned)__builtin_clz(words - 1);
+}
 
 struct slab *slab_new(struct heap *h, unsigned cls)
 {
     const struct class_info *ci = &class_table[cls];
-    struct slab *s = pool_get(&slab_pool);
+    unsigned kind = record_kind(cls);
+    struct slab *s = pool_get(&record_pool[kind]);
     if (!s)
         return NULL;
+    s->remote_at = (uint32_t)REMOTE_AT(1u << kind);
     bool zeroed;
     struct run *r = pages_alloc(ci->pages, 1, s, &zeroed);
     if (!r) {
-        pool_put(&slab_pool, s);
+        pool_put(&record_pool[kind], s);
         return NULL;
     }
     s->start = r->start;   /* s->run was set by pages_alloc */
@@ -58,7 +81,7 @@ bool slab_extend(struct slab *s)
 void slab_release(struct slab *s)
 {
     pages_free(s->run);
-    pool_put(&slab_pool, s);
+    pool_put(&record_pool[record_kind(s->cls)], s);
 }
 
 uint32_t slab_merge_remote(struct slab *s)
@@ -66,11 +89,12 @@ uint32_t slab_merge_remote(struct slab *s)
     if (atomic_load_explicit(&s->remote_count, memory_order_acquire) == 0)
         return 0;
     uint32_t nwords = slab_words(s);
+    _Atomic uint64_t *remote_bits = slab_remote_bits(s);
     uint32_t freed = 0, lowest = nwords;
     for (uint32_t w = 0; w < nwords; w++) {
-        if (!atomic_load_explicit(&s->remote_bits[w], memory_order_relaxed))
+        if (!atomic_load_explicit(&remote_bits[w], memory_order_relaxed))
             continue;
-        uint64_t b = atomic_exchange_explicit(&s->remote_bits[w], 0, memory_order_acquire);
+        uint64_t b = atomic_exchange_explicit(&remote_bits[w], 0, memory_order_acquire);
         if (b & s->free_bits[w])
             msg_fatal_ptr("double free of",
                           (void *)(s->start + ((uintptr_t)w * 64 +
@@ -96,7 +120,7 @@ bool slab_has_remote(struct slab *s)
     if (atomic_load(&s->remote_count) == 0)
         return false;
     for (uint32_t w = 0; w < slab_words(s); w++)
-        if (atomic_load(&s->remote_bits[w]))
+        if (atomic_load(&slab_remote_bits(s)[w]))
             return true;
     return false;
 }
@@ -111,7 +135,7 @@ void slab_free_remote(struct slab *s, uint32_t slot)
      * would land on another slab and leave it a count with no bit behind
      * it. This way the count is never below the bits pending. */
     atomic_fetch_add(&s->remote_count, 1);
-    uint64_t old = atomic_fetch_or(&s->remote_bits[slot >> 6], bit);
+    uint64_t old = atomic_fetch_or(&slab_remote_bits(s)[slot >> 6], bit);
     if (old & bit)
         msg_fatal_ptr("double free of", (void *)(s->start + (uintptr_t)slot * s->size));
     /* Only the state is read after the bit: a recycled record is never
@@ -125,5 +149,6 @@ void slab_free_remote(struct slab *s, uint32_t slot)
 
 void slab_fork(enum fork_phase phase)
 {
-    lock_fork(&slab_pool.lock, phase);
+    for (unsigned k = 0; k < RECORD_KINDS; k++)
+        lock_fork(&record_pool[phase == FORK_PREPARE ? k : RECORD_KINDS - 1 - k].lock, phase);
 }

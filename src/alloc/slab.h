@@ -2,9 +2,9 @@
  *
  * A slab belongs to one thread heap, its owner, which alone allocates from
  * it. Which slots are free is recorded out of band, in bitmaps: free_bits
- * is the owner's, plain memory; remote_bits collects frees from other
- * threads with atomic OR, and the owner merges it into free_bits when it
- * runs short. A bitmap, not a free list threaded through the objects,
+ * is the owner's, plain memory; remote_bits (slab_remote_bits) collects
+ * frees from other threads with atomic OR, and the owner merges it into
+ * free_bits when it runs short. A bitmap, not a free list threaded through the objects,
  * because a free list would make free() write into the object's page,
  * which may be on disk; and because a bit that is already set is a double
  * free, caught on the spot.
@@ -48,7 +48,12 @@ struct slab {
     uint32_t size;
     uint32_t cls;
     uint32_t avail;       /* slots [0, avail) handed out or free; none above */
+    uint32_t remote_at;   /* where remote_bits starts, in words from free_bits */
     struct run *run;
+    /* Shared with other threads. */
+    _Alignas(64) _Atomic uint32_t state;
+    _Atomic uint32_t remote_count;       /* a hint: remote frees not yet merged */
+    struct slab *next_ready;
     /* The owner's working state, written on every malloc and free. A line
      * of its own: if frees from other threads read it, each of them would
      * take it from the owner's cache and the owner's next malloc would
@@ -57,13 +62,19 @@ struct slab {
     uint32_t cursor;      /* no free bit below this word */
     bool listed;          /* the heap's current slab or on its partial list */
     struct slab *next, *prev;            /* partial list */
-    uint64_t free_bits[SLAB_WORDS];
-    /* Shared with other threads. */
-    _Alignas(64) _Atomic uint32_t state;
-    _Atomic uint32_t remote_count;       /* a hint: remote frees not yet merged */
-    struct slab *next_ready;
-    _Atomic uint64_t remote_bits[SLAB_WORDS];
+    /* As many words as the class's slots need (rounded up to a power of
+     * two), then remote_bits, as many again, from the next cache line
+     * on: a record is only as large as its class needs (256 bytes for up
+     * to 64 slots, 1216 for 4096), since records live in memory that is
+     * never paged out. */
+    uint64_t free_bits[];
 };
+
+/* The bitmap other threads' frees set, with atomic OR. */
+static inline _Atomic uint64_t *slab_remote_bits(struct slab *s)
+{
+    return (_Atomic uint64_t *)(s->free_bits + s->remote_at);
+}
 
 /* A new slab of class cls owned by h, all slots free; NULL when out of memory. */
 struct slab *slab_new(struct heap *h, unsigned cls);
@@ -93,7 +104,8 @@ static inline bool slab_slot_free(struct slab *s, uint32_t slot)
 {
     uint64_t bit = UINT64_C(1) << (slot & 63);
     return ((__atomic_load_n(&s->free_bits[slot >> 6], __ATOMIC_RELAXED) |
-             atomic_load_explicit(&s->remote_bits[slot >> 6], memory_order_relaxed)) & bit) != 0;
+             atomic_load_explicit(&slab_remote_bits(s)[slot >> 6], memory_order_relaxed)) &
+            bit) != 0;
 }
 
 /* Whether a remote free's bit is waiting (sequentially consistent loads:

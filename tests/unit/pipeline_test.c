@@ -1,0 +1,134 @@
+/* A pipeline: one thread allocates, another frees in the same order, in
+ * bursts, holding at most WINDOW objects. Every free is a remote free, so
+ * the slots come back to the producer only through its slabs' remote
+ * bitmaps. The producer must reuse them before it touches fresh memory:
+ * for each size, the heap pages the pipeline makes resident (mincore)
+ * may exceed what the window holds by a slab, not by a multiple of it. */
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "alloc/heap.h"
+#include "alloc/pages.h"
+#include "api/api.h"
+#include "check.h"
+
+#define WINDOW 48
+#define MESSAGES 20000
+#define RING WINDOW
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    void *slot[RING];
+    unsigned long head, tail;   /* produced, consumed */
+    size_t size;
+
+} pipe_ = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+static void *consumer(void *arg)
+{
+    (void)arg;
+    unsigned burst = 0;
+    for (unsigned long n = 0; n < MESSAGES; n++) {
+        pthread_mutex_lock(&pipe_.lock);
+        /* Like a pipeline's consumer, in bursts: once WINDOW are live,
+         * free the older half of them. */
+        while (!burst && pipe_.head - pipe_.tail < WINDOW && pipe_.head < MESSAGES)
+            pthread_cond_wait(&pipe_.cond, &pipe_.lock);
+        if (!burst)
+            burst = WINDOW / 2;
+        burst--;
+        void *m = pipe_.slot[pipe_.tail % RING];
+        pipe_.tail++;
+        pthread_cond_broadcast(&pipe_.cond);
+        pthread_mutex_unlock(&pipe_.lock);
+        CHECK(((unsigned char *)m)[pipe_.size - 1] == (unsigned char)n);
+        fsm_free(m);
+    }
+    return NULL;
+}
+
+/* Bytes of the heap in memory: in the RAM tier, with no swap, the pages
+ * the allocator has touched. */
+static uint64_t heap_resident(void)
+{
+    static unsigned char vec[1 << 16];
+    size_t pages = (arena.top - arena.base) / PAGE_SIZE, n = 0;
+    CHECK(pages <= sizeof vec);
+    if (pages > sizeof vec || mincore((void *)arena.base, pages * PAGE_SIZE, vec))
+        return 0;
+    for (size_t i = 0; i < pages; i++)
+        n += vec[i] & 1;
+    return n * PAGE_SIZE;
+}
+
+static void run_pipeline(size_t size)
+{
+    pipe_.head = pipe_.tail = 0;
+    pipe_.size = size;
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, consumer, NULL) == 0);
+    for (unsigned long n = 0; n < MESSAGES; n++) {
+        unsigned char *m = fsm_malloc(size);
+        CHECK(m != NULL);
+        memset(m, (int)(n & 0xff), size);
+        pthread_mutex_lock(&pipe_.lock);
+        while (pipe_.head - pipe_.tail >= RING)
+            pthread_cond_wait(&pipe_.cond, &pipe_.lock);
+        pipe_.slot[pipe_.head % RING] = m;
+        pipe_.head++;
+        pthread_cond_broadcast(&pipe_.cond);
+        pthread_mutex_unlock(&pipe_.lock);
+    }
+    pthread_join(t, NULL);
+}
+
+/* One pipeline in a child process, so that pages earlier runs left
+ * resident do not hide the ones this run touches. */
+static void check_pipeline(size_t size)
+{
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        check_failures = 0;
+        uint64_t base = heap_resident();
+        const struct class_info *ci = &class_table[size_class(size)];
+        run_pipeline(size);
+        uint64_t touched = heap_resident() - base;
+        /* Half again what the window holds, and half a slab. */
+        uint64_t live = WINDOW * (uint64_t)ci->size;
+        uint64_t bound = live + live / 2 + (uint64_t)ci->pages * PAGE_SIZE / 2;
+        if (getenv("PIPELINE_SHOW") || touched > bound)
+            fprintf(stderr, "size %zu: %lu KiB touched for %lu KiB live (bound %lu KiB)\n",
+                    size, (unsigned long)(touched >> 10), (unsigned long)(live >> 10),
+                    (unsigned long)(bound >> 10));
+        CHECK(touched <= bound);
+        _exit(check_failures != 0);
+    }
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+int main(int argc, char **argv)
+{
+    /* In the RAM tier a resident page is one the allocator touched; a
+     * file page may be resident because a neighbour's fault read it.
+     * The library reads its settings before main, hence the exec. */
+    const char *ram = getenv("FSMEM_RAM");
+    if (argc == 1 && (!ram || strcmp(ram, "256M") != 0)) {
+        setenv("FSMEM_RAM", "256M", 1);
+        execv("/proc/self/exe", (char *[]){argv[0], "again", NULL});
+        perror("pipeline_test: exec");
+        return 1;
+    }
+    CHECK(fsm_init());
+    CHECK(arena.ram_end - arena.base >= ((size_t)256 << 20));
+    static const size_t sizes[] = {48, 320, 1024, 3000, 6000, 16384, 30000};
+    for (unsigned i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        check_pipeline(sizes[i]);
+    return check_done("pipeline");
+}
