@@ -1,9 +1,12 @@
-/* A pipeline: one thread allocates, another frees in the same order, in
- * bursts, holding at most WINDOW objects. Every free is a remote free, so
- * the slots come back to the producer only through its slabs' remote
- * bitmaps. The producer must reuse them before it touches fresh memory:
- * for each size, the heap pages the pipeline makes resident (mincore)
- * may exceed what the window holds by a slab, not by a multiple of it. */
+/* Frees from another thread are reused before fresh memory.
+ *
+ * First, step by step: a thread fills a slab, starts a second one, and
+ * another thread frees a page's worth of objects in the first; the next
+ * allocation must take one of those, not a slot of the second slab that
+ * was never used. Then a pipeline: one thread allocates, another frees
+ * in the same order, in bursts, holding at most WINDOW objects; for each
+ * size, the heap pages it makes resident (mincore) may exceed what the
+ * window holds by half again and half a slab. */
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
@@ -113,6 +116,49 @@ static void check_pipeline(size_t size)
     CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+static void *freed[8];
+
+static void *free_them(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 8; i++)
+        fsm_free(freed[i]);
+    return NULL;
+}
+
+/* One thread, in a child process with a fresh heap. */
+static void check_reuse_before_extend(void)
+{
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        check_failures = 0;
+        size_t size = 1024;
+        const struct class_info *ci = &class_table[size_class(size)];
+        CHECK(ci->extend <= 8 && ci->slots > 2 * ci->extend);
+        void *first[SLAB_MAX_SLOTS];
+        for (uint32_t i = 0; i < ci->slots; i++)   /* the first slab, full */
+            first[i] = fsm_malloc(size);
+        for (uint32_t i = 0; i < ci->extend; i++)  /* the second: its first page */
+            CHECK(fsm_malloc(size) != NULL);
+        for (int i = 0; i < 8; i++)
+            freed[i] = first[i * 3];
+        pthread_t t;
+        CHECK(pthread_create(&t, NULL, free_them, NULL) == 0);
+        pthread_join(t, NULL);
+        void *p = fsm_malloc(size);
+        int reused = 0;
+        for (int i = 0; i < 8; i++)
+            reused |= p == freed[i];
+        if (!reused)
+            fprintf(stderr, "a slot never used was taken while 8 freed ones waited\n");
+        CHECK(reused);
+        _exit(check_failures != 0);
+    }
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 int main(int argc, char **argv)
 {
     /* In the RAM tier a resident page is one the allocator touched; a
@@ -127,6 +173,7 @@ int main(int argc, char **argv)
     }
     CHECK(fsm_init());
     CHECK(arena.ram_end - arena.base >= ((size_t)256 << 20));
+    check_reuse_before_extend();
     static const size_t sizes[] = {48, 320, 1024, 3000, 6000, 16384, 30000};
     for (unsigned i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         check_pipeline(sizes[i]);
