@@ -4,15 +4,16 @@
  * it. Which slots are free is recorded out of band, in bitmaps: free_bits
  * is the owner's, plain memory; remote_bits (slab_remote_bits) collects
  * frees from other threads with atomic OR, and the owner merges it into
- * free_bits when it runs short. A bitmap, not a free list threaded through the objects,
- * because a free list would make free() write into the object's page,
- * which may be on disk; and because a bit that is already set is a double
- * free, caught on the spot.
+ * free_bits when it runs short. A bitmap, not a free list threaded
+ * through the objects, because a free list would make free() write into
+ * the object's page, which may be on disk; and because a bit that is
+ * already set is a double free, caught on the spot.
  *
  * Slots a slab has never used are not in free_bits yet: avail counts the
  * slots made free so far, and the owner adds the next class_info.extend
- * (a page's worth) only when it has no free slot left and no remote free
- * is waiting. So a class touches as many pages as it holds objects, not a
+ * (a page's worth) only when it has no free slot left, no remote free
+ * is waiting, and no other listed slab of the class that the owner looks
+ * at has a page's worth free (heap.c, retire_current). So a class touches as many pages as it holds objects, not a
  * whole slab, and slots freed by other threads are taken again before
  * fresh pages are. A slot at or above avail was never handed out.
  *

@@ -42,9 +42,9 @@
  * (one block in 16 in a heap of up to 8 GiB of file pages, fewer beyond;
  * one in eight made PhyML 9-13% slower; one in 16 with verdicts a tick
  * after a block's return 6%, judged on the whole stay nothing that five
- * pairs of runs could show), two kernel mappings each, and while the process faults, a
- * pagemap read of 4 KiB per sampled block per tick (and of WATCH_BLOCKS
- * more under 4 KiB reads). A program that gives paging advice of its own
+ * pairs of runs could show), two kernel mappings each, and while the
+ * process faults, a pagemap read of 4 KiB per sampled block per tick
+ * (and of WATCH_BLOCKS more under 4 KiB reads). A program that gives paging advice of its own
  * (fsmem_advise) is taken at its word: the thread stops switching. */
 #include "backing/sampler.h"
 
@@ -76,7 +76,7 @@ static struct {
     int pagemap;
     /* The thread's view of the samples, reset when the stride or the
      * first file block changes: pages mapped at the last tick and, for a
-     * block that has just come back, its count when first seen. */
+     * block that has come back, the most it has had mapped since. */
     unsigned seen_shift;
     uintptr_t seen_first;
     uint16_t last[MAX_SAMPLES * 2];     /* UNSEEN: not read since a reset */

@@ -21,15 +21,13 @@
 
 #define WINDOW 48
 #define MESSAGES 20000
-#define RING WINDOW
 
 static struct {
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    void *slot[RING];
+    void *slot[WINDOW];
     unsigned long head, tail;   /* produced, consumed */
     size_t size;
-
 } pipe_ = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 static void *consumer(void *arg)
@@ -45,7 +43,7 @@ static void *consumer(void *arg)
         if (!burst)
             burst = WINDOW / 2;
         burst--;
-        void *m = pipe_.slot[pipe_.tail % RING];
+        void *m = pipe_.slot[pipe_.tail % WINDOW];
         pipe_.tail++;
         pthread_cond_broadcast(&pipe_.cond);
         pthread_mutex_unlock(&pipe_.lock);
@@ -80,9 +78,9 @@ static void run_pipeline(size_t size)
         CHECK(m != NULL);
         memset(m, (int)(n & 0xff), size);
         pthread_mutex_lock(&pipe_.lock);
-        while (pipe_.head - pipe_.tail >= RING)
+        while (pipe_.head - pipe_.tail >= WINDOW)
             pthread_cond_wait(&pipe_.cond, &pipe_.lock);
-        pipe_.slot[pipe_.head % RING] = m;
+        pipe_.slot[pipe_.head % WINDOW] = m;
         pipe_.head++;
         pthread_cond_broadcast(&pipe_.cond);
         pthread_mutex_unlock(&pipe_.lock);
@@ -90,26 +88,33 @@ static void run_pipeline(size_t size)
     pthread_join(t, NULL);
 }
 
-/* One pipeline in a child process, so that pages earlier runs left
- * resident do not hide the ones this run touches. */
-static void check_pipeline(size_t size)
+/* One pipeline: the pages it touches against the objects it holds. */
+static void pipeline_footprint(size_t size)
+{
+    uint64_t base = heap_resident();
+    const struct class_info *ci = &class_table[size_class(size)];
+    run_pipeline(size);
+    uint64_t touched = heap_resident() - base;
+    /* Half again what the window holds, and half a slab. */
+    uint64_t live = WINDOW * (uint64_t)ci->size;
+    uint64_t bound = live + live / 2 + (uint64_t)ci->pages * PAGE_SIZE / 2;
+    if (getenv("PIPELINE_SHOW") || touched > bound)
+        fprintf(stderr, "size %zu: %lu KiB touched for %lu KiB live (bound %lu KiB)\n",
+                size, (unsigned long)(touched >> 10), (unsigned long)(live >> 10),
+                (unsigned long)(bound >> 10));
+    CHECK(touched <= bound);
+}
+
+/* Runs check(size) in a child process, with a heap of its own: pages
+ * earlier runs left resident do not hide the ones this one touches, and
+ * no earlier slab stands in for the ones it needs. */
+static void in_child(void (*check)(size_t), size_t size)
 {
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
         check_failures = 0;
-        uint64_t base = heap_resident();
-        const struct class_info *ci = &class_table[size_class(size)];
-        run_pipeline(size);
-        uint64_t touched = heap_resident() - base;
-        /* Half again what the window holds, and half a slab. */
-        uint64_t live = WINDOW * (uint64_t)ci->size;
-        uint64_t bound = live + live / 2 + (uint64_t)ci->pages * PAGE_SIZE / 2;
-        if (getenv("PIPELINE_SHOW") || touched > bound)
-            fprintf(stderr, "size %zu: %lu KiB touched for %lu KiB live (bound %lu KiB)\n",
-                    size, (unsigned long)(touched >> 10), (unsigned long)(live >> 10),
-                    (unsigned long)(bound >> 10));
-        CHECK(touched <= bound);
+        check(size);
         _exit(check_failures != 0);
     }
     int st;
@@ -126,37 +131,28 @@ static void *free_them(void *arg)
     return NULL;
 }
 
-/* One thread, in a child process with a fresh heap. */
-static void check_reuse_before_extend(void)
+/* The step-by-step check (top of the file), for objects of this size. */
+static void reuse_before_extend(size_t size)
 {
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        check_failures = 0;
-        size_t size = 1024;
-        const struct class_info *ci = &class_table[size_class(size)];
-        CHECK(ci->extend <= 8 && ci->slots > 2 * ci->extend);
-        void *first[SLAB_MAX_SLOTS];
-        for (uint32_t i = 0; i < ci->slots; i++)   /* the first slab, full */
-            first[i] = fsm_malloc(size);
-        for (uint32_t i = 0; i < ci->extend; i++)  /* the second: its first page */
-            CHECK(fsm_malloc(size) != NULL);
-        for (int i = 0; i < 8; i++)
-            freed[i] = first[i * 3];
-        pthread_t t;
-        CHECK(pthread_create(&t, NULL, free_them, NULL) == 0);
-        pthread_join(t, NULL);
-        void *p = fsm_malloc(size);
-        int reused = 0;
-        for (int i = 0; i < 8; i++)
-            reused |= p == freed[i];
-        if (!reused)
-            fprintf(stderr, "a slot never used was taken while 8 freed ones waited\n");
-        CHECK(reused);
-        _exit(check_failures != 0);
-    }
-    int st;
-    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    const struct class_info *ci = &class_table[size_class(size)];
+    CHECK(ci->extend <= 8 && ci->slots > 2 * ci->extend);
+    void *first[SLAB_MAX_SLOTS];
+    for (uint32_t i = 0; i < ci->slots; i++)   /* the first slab, full */
+        first[i] = fsm_malloc(size);
+    for (uint32_t i = 0; i < ci->extend; i++)  /* the second: its first page */
+        CHECK(fsm_malloc(size) != NULL);
+    for (int i = 0; i < 8; i++)
+        freed[i] = first[i * 3];
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, free_them, NULL) == 0);
+    pthread_join(t, NULL);
+    void *p = fsm_malloc(size);
+    int reused = 0;
+    for (int i = 0; i < 8; i++)
+        reused |= p == freed[i];
+    if (!reused)
+        fprintf(stderr, "a slot never used was taken while 8 freed ones waited\n");
+    CHECK(reused);
 }
 
 int main(int argc, char **argv)
@@ -173,9 +169,9 @@ int main(int argc, char **argv)
     }
     CHECK(fsm_init());
     CHECK(arena.ram_end - arena.base >= ((size_t)256 << 20));
-    check_reuse_before_extend();
+    in_child(reuse_before_extend, 1024);
     static const size_t sizes[] = {48, 320, 1024, 3000, 6000, 16384, 30000};
     for (unsigned i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
-        check_pipeline(sizes[i]);
+        in_child(pipeline_footprint, sizes[i]);
     return check_done("pipeline");
 }
