@@ -104,9 +104,6 @@ int main(int argc, char **argv)
         jobs[i].sum = 0;
     }
     run_threads(n, worker, jobs, sizeof *jobs);
-    uint64_t sum = 0;
-    for (int i = 0; i < n; i++) sum = sum * 1000003 + jobs[i].sum;
-    free(jobs);
-    print_checksum(sum);
+    finish_jobs(jobs, n, sizeof *jobs, offsetof(struct job, sum));
     return 0;
 }
