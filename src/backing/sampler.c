@@ -38,14 +38,18 @@
  * two looks, switches back at once: a pass at 4 KiB a fault is the
  * costly mistake.
  *
- * The price: up to MAX_SAMPLES blocks whose pages fault one at a time
- * (one block in 16 in a heap of up to 8 GiB of file pages, fewer beyond;
- * one in eight made PhyML 9-13% slower; one in 16 with verdicts a tick
- * after a block's return 6%, judged on the whole stay nothing that five
- * pairs of runs could show), two kernel mappings each, and while the
- * process faults, a pagemap read of 4 KiB per sampled block per tick
- * (and of WATCH_BLOCKS more under 4 KiB reads). A program that gives paging advice of its own
- * (fsmem_advise) is taken at its word: the thread stops switching. */
+ * The price: up to MAX_SAMPLES blocks whose pages fault one at a time,
+ * and take a write fault each after every writeback (one block in 16 in
+ * a heap of up to 8 GiB of file pages, fewer beyond). One in eight made
+ * PhyML 9-13% slower; one in 16 with verdicts a tick after a block's
+ * return 6%, judged on the whole stay nothing that five pairs of runs
+ * could show. RAxML, which rewrites its likelihood vectors as it goes,
+ * ran 21% slower, all of it from the samples' mappings, none from the
+ * thread. Then two kernel mappings per sample, and while the process
+ * faults, a pagemap read of 4 KiB per sampled block per tick (and of
+ * WATCH_BLOCKS more under 4 KiB reads). A program that gives paging
+ * advice of its own (fsmem_advise) is taken at its word: the thread
+ * stops switching. */
 #include "backing/sampler.h"
 
 #include <fcntl.h>
