@@ -53,7 +53,7 @@ build/fsmem: $(TOOL_SRC) $(LIB_HDR)
 	@mkdir -p build
 	$(CC) $(BASEFLAGS) -DFSMEM_LAUNCHER -o $@ $(TOOL_SRC)
 
-build/tests/%: tests/progs/%.c
+build/tests/%: tests/progs/%.c tests/progs/progs.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -Iinclude -o $@ $< -lpthread -lm
 
@@ -61,7 +61,7 @@ build/tests/%: tests/progs/%.cc
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++17 -O2 -g -Wall -Wextra -Iinclude -o $@ $< -lpthread
 
-build/tests/static/%: tests/progs/%.c build/libfsmem.a
+build/tests/static/%: tests/progs/%.c tests/progs/progs.h build/libfsmem.a
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -Iinclude -o $@ $< build/libfsmem.a -lpthread -lm
 

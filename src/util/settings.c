@@ -179,6 +179,15 @@ static int check_dir(const char *dir, struct dirinfo *di, const char **why, int 
     return 0;
 }
 
+/* Why check_dir refused a directory: its own words, or the system's. */
+static void add_reason(struct msgbuf *m, const char *why, int err)
+{
+    if (why)
+        msg_str(m, why);
+    else
+        msg_errno(m, err);
+}
+
 static int reject_dir(const char *label, const char *value, const char *dir,
                       const char *why, int err)
 {
@@ -186,10 +195,7 @@ static int reject_dir(const char *label, const char *value, const char *dir,
     line_start(&m, label, value);
     msg_str(&m, dir);
     msg_str(&m, ": ");
-    if (why)
-        msg_str(&m, why);
-    else
-        msg_errno(&m, err);
+    add_reason(&m, why, err);
     msg_write(2, &m);
     return -1;
 }
@@ -212,10 +218,7 @@ static int default_dir(struct settings *s, struct dirinfo *di, const char *label
             msg_str(&m, "fsmem: ");
             msg_str(&m, label);
             msg_str(&m, " is not set and the default /var/tmp is unusable: ");
-            if (why)
-                msg_str(&m, why);
-            else
-                msg_errno(&m, err);
+            add_reason(&m, why, err);
             msg_write(2, &m);
             return -1;
         }

@@ -23,21 +23,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "progs.h"
+
 struct node {
     struct node *next;
     uint32_t len;       /* payload bytes */
     uint32_t id;
     unsigned char data[];
 };
-
-static inline uint64_t mix(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xBF58476D1CE4E5B9ull;
-    x ^= x >> 27;
-    x *= 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
 
 /* Word j of the object with identifier id. */
 static inline uint64_t pword(uint64_t id, uint64_t j)

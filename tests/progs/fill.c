@@ -30,6 +30,8 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "progs.h"
+
 #define MAXBLK (1u << 20)
 
 struct blk {
@@ -41,18 +43,6 @@ static struct blk *b;
 static int again_percent;
 static size_t nb;
 static const char *dir;
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("fill: FAIL ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    _exit(1);
-}
 
 static uint64_t avail_bytes(void)
 {

@@ -24,20 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *who = "parent";
+#include "progs.h"
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "forker: FAIL (%s) %s\n", who, line);
-    fflush(stderr);
-    _exit(1);
-}
+static const char *who = "parent";
 
 static inline uint64_t pword(uint64_t seed, size_t j)
 {

@@ -32,21 +32,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "progs.h"
+
 extern char **environ;
 static const char *who = "parent";
 static const char *self;
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-    char line[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "forkiso: FAIL (%s) %s\n", who, line);
-    _exit(1);
-}
 
 static inline uint64_t word(uint64_t seed, size_t j)
 {

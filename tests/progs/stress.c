@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "progs.h"
+
 #define MAXT 64
 #define SLOTS 512
 #define BOX 128
@@ -51,27 +53,6 @@ static int nthreads;
 static size_t huge_max;
 static atomic_int stop;
 static atomic_ulong n_ops, n_cross, n_huge, n_aligned, n_realloc;
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "stress: FAIL %s\n", line);
-    _exit(1);
-}
-
-static inline uint64_t mix(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xBF58476D1CE4E5B9ull;
-    x ^= x >> 27;
-    x *= 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
 
 static inline uint64_t pword(uint64_t key, size_t j) { return key ^ (j * 0x9E3779B97F4A7C15ull); }
 

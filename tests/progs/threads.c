@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "progs.h"
+
 #define MAX_THREADS 256
 #define SLOTS 384
 #define MAILBOX 256
@@ -46,28 +48,6 @@ static struct mailbox *boxes;
 static int nworkers;
 static atomic_int stop;
 static atomic_ulong total_ops, total_cross, total_churn;
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "threads: FAIL %s\n", line);
-    fflush(stderr);
-    _exit(1);
-}
-
-static inline uint64_t mix(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xBF58476D1CE4E5B9ull;
-    x ^= x >> 27;
-    x *= 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
 
 static inline uint64_t key(uint32_t owner, uint64_t seq)
 {
