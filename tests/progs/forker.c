@@ -28,41 +28,6 @@
 
 static const char *who = "parent";
 
-static inline uint64_t pword(uint64_t seed, size_t j)
-{
-    uint64_t x = (seed + 1) * 0x9E3779B97F4A7C15ull ^ (uint64_t)j * 0xD6E8FEB86659FD93ull;
-    return x ^ (x >> 31);
-}
-
-static void fill(void *p, size_t n, uint64_t seed)
-{
-    unsigned char *b = p;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w = pword(seed, i >> 3);
-        memcpy(b + i, &w, 8);
-    }
-    for (; i < n; i++)
-        b[i] = (unsigned char)(pword(seed, i >> 3) >> ((i & 7) * 8));
-}
-
-/* Returns the offset of the first wrong byte, or n. */
-static size_t verify(const void *p, size_t n, uint64_t seed)
-{
-    const unsigned char *b = p;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, b + i, 8);
-        if (w != pword(seed, i >> 3))
-            break;
-    }
-    for (; i < n; i++)
-        if (b[i] != (unsigned char)(pword(seed, i >> 3) >> ((i & 7) * 8)))
-            return i;
-    return n;
-}
-
 #define NBLK 400
 static unsigned char *blk[NBLK];
 static size_t bsz[NBLK];
@@ -79,13 +44,13 @@ static size_t size_of(int i)
 static void fill_all(uint64_t gen)
 {
     for (int i = 0; i < NBLK; i++)
-        fill(blk[i], bsz[i], gen * 1000003 + (uint64_t)i);
+        fill_pattern(blk[i], bsz[i], gen * 1000003 + (uint64_t)i);
 }
 
 static void verify_all(uint64_t gen, const char *what)
 {
     for (int i = 0; i < NBLK; i++) {
-        size_t bad = verify(blk[i], bsz[i], gen * 1000003 + (uint64_t)i);
+        size_t bad = pattern_mismatch(blk[i], bsz[i], gen * 1000003 + (uint64_t)i);
         if (bad != bsz[i])
             die("%s: block %d (size %zu) byte %zu is wrong", what, i, bsz[i], bad);
     }
@@ -136,10 +101,10 @@ static void child_heap_work(uint64_t seed)
         mine[i] = malloc(msz[i]);
         if (!mine[i])
             die("malloc(%zu) failed", msz[i]);
-        fill(mine[i], msz[i], seed + (uint64_t)i);
+        fill_pattern(mine[i], msz[i], seed + (uint64_t)i);
     }
     for (int i = 0; i < 200; i++) {
-        if (verify(mine[i], msz[i], seed + (uint64_t)i) != msz[i])
+        if (pattern_mismatch(mine[i], msz[i], seed + (uint64_t)i) != msz[i])
             die("new block %d in the child corrupted", i);
         free(mine[i]);
     }
@@ -195,7 +160,7 @@ static void test_cow(void)
                 unsigned char *q = realloc(blk[i], bsz[i] * 2 + 10);
                 if (!q)
                     die("realloc of an inherited block failed");
-                if (verify(q, bsz[i], 2 * 1000003 + (uint64_t)i) != bsz[i])
+                if (pattern_mismatch(q, bsz[i], 2 * 1000003 + (uint64_t)i) != bsz[i])
                     die("realloc of inherited block %d lost its contents", i);
                 blk[i] = q;
             }
@@ -231,7 +196,7 @@ static void *busy(void *arg)
     while (!atomic_load_explicit(&stop_threads, memory_order_relaxed)) {
         int k = (int)(n % 64);
         if (keep[k]) {
-            if (verify(keep[k], ksz[k], seed + n - 64) != ksz[k])
+            if (pattern_mismatch(keep[k], ksz[k], seed + n - 64) != ksz[k])
                 die("busy thread: block corrupted");
             free(keep[k]);
         }
@@ -239,7 +204,7 @@ static void *busy(void *arg)
         keep[k] = malloc(ksz[k]);
         if (!keep[k])
             die("busy thread: malloc failed");
-        fill(keep[k], ksz[k], seed + n);
+        fill_pattern(keep[k], ksz[k], seed + n);
         n++;
     }
     for (int k = 0; k < 64; k++)
@@ -259,14 +224,14 @@ static void test_threads_fork(int rounds)
         void *before = malloc(1000 + (size_t)r);
         if (!before)
             die("malloc before fork failed");
-        fill(before, 1000 + (size_t)r, (uint64_t)r);
+        fill_pattern(before, 1000 + (size_t)r, (uint64_t)r);
         pid_t pid = fork();
         if (pid < 0)
             die("fork: %s", strerror(errno));
         if (pid == 0) {
             who = "child of a multithreaded parent";
             alarm(20);   /* a deadlocked malloc shows up as SIGALRM */
-            if (verify(before, 1000 + (size_t)r, (uint64_t)r) != 1000 + (size_t)r)
+            if (pattern_mismatch(before, 1000 + (size_t)r, (uint64_t)r) != 1000 + (size_t)r)
                 die("block allocated just before fork is wrong in the child");
             for (int k = 0; k < 500; k++) {
                 size_t n = 1 + (size_t)(k * 7919) % (k % 25 == 0 ? 500000 : 3000);
@@ -299,7 +264,7 @@ static void test_exec(int rounds)
     unsigned char *heap = malloc(big);
     if (!heap)
         die("malloc(%zu) failed", big);
-    fill(heap, big, 4242);
+    fill_pattern(heap, big, 4242);
     for (int r = 0; r < rounds; r++) {
         pid_t pid = fork();
         if (pid < 0)
@@ -312,7 +277,7 @@ static void test_exec(int rounds)
         }
         reap(pid, "fork+exec of /bin/true");
     }
-    if (verify(heap, big, 4242) != big)
+    if (pattern_mismatch(heap, big, 4242) != big)
         die("parent heap changed across fork+exec rounds");
     free(heap);
 }

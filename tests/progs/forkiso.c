@@ -38,46 +38,9 @@ extern char **environ;
 static const char *who = "parent";
 static const char *self;
 
-static inline uint64_t word(uint64_t seed, size_t j)
-{
-    uint64_t x = (seed + 0x9E3779B97F4A7C15ull) ^ (j * 0xBF58476D1CE4E5B9ull);
-    x ^= x >> 29;
-    x *= 0x94D049BB133111EBull;
-    return x ^ (x >> 32);
-}
-
-static void fill(void *p, size_t n, uint64_t seed)
-{
-    unsigned char *b = p;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w = word(seed, i >> 3);
-        memcpy(b + i, &w, 8);
-    }
-    for (; i < n; i++)
-        b[i] = (unsigned char)(word(seed, i >> 3) >> (8 * (i & 7)));
-}
-
-/* Offset of the first wrong byte, or n. */
-static size_t bad_at(const void *p, size_t n, uint64_t seed)
-{
-    const unsigned char *b = p;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, b + i, 8);
-        if (w != word(seed, i >> 3))
-            break;
-    }
-    for (; i < n; i++)
-        if (b[i] != (unsigned char)(word(seed, i >> 3) >> (8 * (i & 7))))
-            return i;
-    return n;
-}
-
 static void expect(const void *p, size_t n, uint64_t seed, const char *what, int i)
 {
-    size_t k = bad_at(p, n, seed);
+    size_t k = pattern_mismatch(p, n, seed);
     if (k != n)
         die("%s: block %d (%zu bytes at %p) wrong at byte %zu", what, i, n, p, k);
 }
@@ -185,7 +148,7 @@ static void set_fill(struct set *s, uint64_t gen)
 {
     for (int i = 0; i < s->count; i++)
         if (s->p[i])
-            fill(s->p[i], s->n[i], gen * 1000 + (uint64_t)i);
+            fill_pattern(s->p[i], s->n[i], gen * 1000 + (uint64_t)i);
 }
 
 static void set_expect(struct set *s, uint64_t gen, const char *what)
@@ -222,7 +185,7 @@ static void churn_inherited(struct set *s, uint64_t gen, const char *side)
             die("calloc(%zu) failed", n);
         snprintf(what, sizeof what, "%s: calloc after freeing inherited blocks", side);
         expect_zero(z, n, what);
-        fill(z, n, 4242);
+        fill_pattern(z, n, 4242);
         free(z);
     }
     for (int i = 1; i < s->count; i += 3) {
@@ -234,7 +197,7 @@ static void churn_inherited(struct set *s, uint64_t gen, const char *side)
         expect(q, old, gen * 1000 + (uint64_t)i, what, i);
         s->p[i] = q;
         s->n[i] = n;
-        fill(q, n, gen * 1000 + (uint64_t)i);
+        fill_pattern(q, n, gen * 1000 + (uint64_t)i);
     }
 }
 
@@ -370,7 +333,7 @@ static int test_threads(int rounds)
     for (int r = 0; r < rounds; r++) {
         size_t bn = 1000 + (size_t)r * 10;
         unsigned char *before = xmalloc(bn);
-        fill(before, bn, (uint64_t)r);
+        fill_pattern(before, bn, (uint64_t)r);
         pid_t pid = fork();
         if (pid < 0)
             die("fork: %s", strerror(errno));
@@ -390,7 +353,7 @@ static int test_threads(int rounds)
                 if (!p)
                     die("calloc(%zu) failed", n);
                 expect_zero(p, n < 65536 ? n : 65536, "calloc in the child");
-                fill(p, n, (uint64_t)k);
+                fill_pattern(p, n, (uint64_t)k);
                 unsigned char *q = realloc(p, n + 5000);
                 if (!q)
                     die("realloc failed");
@@ -423,9 +386,9 @@ static int test_spawn(int rounds)
 {
     size_t big = (size_t)100 << 20;
     unsigned char *heap = xmalloc(big);
-    fill(heap, big, 77);
+    fill_pattern(heap, big, 77);
     char *small = xmalloc(500);
-    fill(small, 500, 78);
+    fill_pattern(small, 500, 78);
     char *true_argv[] = { "true", NULL };
     char *child_argv[] = { (char *)self, "child", NULL };
     int runs = 0;
@@ -456,7 +419,7 @@ static int test_spawn(int rounds)
         runs += 4;
         /* The parent goes on allocating between spawns. */
         char *more = xmalloc(3000 + (size_t)r);
-        fill(more, 3000 + (size_t)r, (uint64_t)r);
+        fill_pattern(more, 3000 + (size_t)r, (uint64_t)r);
         expect(more, 3000 + (size_t)r, (uint64_t)r, "allocation between spawns", r);
         free(more);
     }
@@ -492,7 +455,7 @@ static int test_repeat(int rounds)
         keep[r] = malloc(n);
         if (!keep[r])
             die("round %d: malloc(%zu) failed after %d forks (%s)", r, n, r, strerror(errno));
-        fill(keep[r], n, (uint64_t)r);
+        fill_pattern(keep[r], n, (uint64_t)r);
         char *s = malloc(100);
         if (!s)
             die("round %d: malloc(100) failed after %d forks", r, r);
@@ -502,7 +465,7 @@ static int test_repeat(int rounds)
         if (pid == 0) {
             who = "child";
             expect(keep[r], n, (uint64_t)r, "child reads the newest block", r);
-            fill(keep[r], n, 999);
+            fill_pattern(keep[r], n, 999);
             _exit(0);
         }
         reap(pid, "repeat");

@@ -1,5 +1,5 @@
 /* Shared by the test programs: failing loudly, and reproducible
- * contents.
+ * contents that show whether a block survived intact.
  *
  * die() names the program and, in programs that fork, which process
  * failed (who: "parent", "child", ...), then ends the process at once,
@@ -9,8 +9,10 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 static const char *who;
@@ -39,6 +41,43 @@ __attribute__((unused)) static inline uint64_t mix(uint64_t x)
     x ^= x >> 27;
     x *= 0x94D049BB133111EBull;
     return x ^ (x >> 31);
+}
+
+/* Contents that tell one block from another and survive only intact:
+ * word j of the block filled with seed. */
+__attribute__((unused)) static inline uint64_t pattern_word(uint64_t seed, size_t j)
+{
+    return mix((seed + 0x9E3779B97F4A7C15ull) ^ ((uint64_t)j * 0xD6E8FEB86659FD93ull));
+}
+
+__attribute__((unused)) static void fill_pattern(void *p, size_t n, uint64_t seed)
+{
+    unsigned char *b = p;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w = pattern_word(seed, i >> 3);
+        memcpy(b + i, &w, 8);
+    }
+    for (; i < n; i++)
+        b[i] = (unsigned char)(pattern_word(seed, i >> 3) >> (8 * (i & 7)));
+}
+
+/* The offset of the first byte that fill_pattern did not leave there,
+ * or n. */
+__attribute__((unused)) static size_t pattern_mismatch(const void *p, size_t n, uint64_t seed)
+{
+    const unsigned char *b = p;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, b + i, 8);
+        if (w != pattern_word(seed, i >> 3))
+            break;
+    }
+    for (; i < n; i++)
+        if (b[i] != (unsigned char)(pattern_word(seed, i >> 3) >> (8 * (i & 7))))
+            return i;
+    return n;
 }
 
 #endif
