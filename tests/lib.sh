@@ -3,7 +3,7 @@
 #   . "$ROOT/tests/lib.sh"
 #
 # Sets ROOT and BUILD when the caller has not. Nothing here exits unless
-# its name says so (skip, fail, need_file).
+# its name says so (skip, fail, need_file, finish).
 
 : "${ROOT:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 : "${BUILD:=$ROOT/build}"
@@ -19,6 +19,20 @@ skip() {
 fail() {
     echo "FAIL: $*"
     exit 1
+}
+
+# finish DIR MESSAGE: the end of a test that collects its failures in the
+# array "failures": fails on any of them, or on files left in DIR (the
+# backing directory); otherwise says MESSAGE.
+finish() {
+    local left
+    left=$(ls -A "$1")
+    [ -z "$left" ] || failures+=("files left in the backing directory: $left")
+    if [ ${#failures[@]} -gt 0 ]; then
+        printf 'FAIL: %s\n' "${failures[@]}"
+        exit 1
+    fi
+    echo "$2"
 }
 
 # note MESSAGE: progress, prefixed with the script's name.

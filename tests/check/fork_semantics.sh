@@ -65,10 +65,4 @@ for cfg in 0:preloaded 0:static 64M:preloaded auto:preloaded auto:static; do
     done
 done
 
-left=$(ls -A "$dir")
-[ -z "$left" ] || failures+=("files left in the backing directory: $left")
-if [ ${#failures[@]} -gt 0 ]; then
-    printf 'FAIL: %s\n' "${failures[@]}"
-    exit 1
-fi
-echo "fork_semantics: all runs passed"
+finish "$dir" "fork_semantics: all runs passed"

@@ -137,10 +137,4 @@ else
     echo "  skipped the valgrind cases: valgrind is not installed"
 fi
 
-left=$(ls -A "$dir")
-[ -z "$left" ] || failures+=("files left in the backing directory: $left")
-if [ ${#failures[@]} -gt 0 ]; then
-    printf 'FAIL: %s\n' "${failures[@]}"
-    exit 1
-fi
-echo "limits: all runs passed"
+finish "$dir" "limits: all runs passed"

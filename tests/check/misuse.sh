@@ -91,10 +91,4 @@ for how in preloaded static; do
     done <<<"$cases"
 done
 
-left=$(ls -A "$dir")
-[ -z "$left" ] || failures+=("files left in the backing directory: $left")
-if [ ${#failures[@]} -gt 0 ]; then
-    printf 'FAIL: %s\n' "${failures[@]}"
-    exit 1
-fi
-echo "misuse: every case stopped with one message naming the error and the address"
+finish "$dir" "misuse: every case stopped with one message naming the error and the address"
