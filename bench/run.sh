@@ -466,6 +466,35 @@ growth() {
 }
 
 # ------------------------------------------------------------ plots
+# histogram DATA PNG TITLE SETTINGS: a clustered bar chart of DATA (row
+# names in the first column, one column per allocator, '-' where none)
+# with SETTINGS (gnuplot lines: scales, reference lines). Columns with
+# no number at all (an allocator not installed) are left out: gnuplot
+# gives up on the whole chart when the first one it draws is empty.
+histogram() {
+    [ -s "$1" ] || return 0
+    local data=$SCRATCH/plot.dat
+    awk -F'\t' 'NR == FNR { if (FNR > 1) for (i = 2; i <= NF; i++) if ($i != "-") keep[i] = 1; next }
+        { line = $1; for (i = 2; i <= NF; i++) if (i in keep) line = line "\t" $i; print line }' \
+        "$1" "$1" >"$data"
+    [ "$(head -n 1 "$data" | awk -F'\t' '{ print NF }')" -gt 1 ] || return 0
+    gnuplot >>"$B/gnuplot.log" 2>&1 <<EOF
+set terminal $term
+set output '$2'
+set title '$3'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set grid ytics
+set key outside right top
+set datafile missing '-'
+set datafile separator '\t'
+set format y '%g'
+$4
+plot for [c=2:*] '$data' using c:xtic(1) title columnheader
+EOF
+}
+
 plots() {
     if ! command -v gnuplot >/dev/null; then
         say "gnuplot not found (apt-get install gnuplot-nox): no plots"
@@ -473,82 +502,27 @@ plots() {
     fi
     local term="pngcairo size 1100,520 font 'sans,10'"
     gnuplot -e "set terminal $term" >/dev/null 2>&1 || term="png size 1100,520"
-    if [ -s "$B/inram-plot.dat" ]; then
-        gnuplot >"$B/gnuplot.log" 2>&1 <<EOF
-set terminal $term
-set output '$B/inram-time.png'
-set title 'Allocation-heavy workloads in RAM: wall time / glibc (median of runs, lower is better)'
-set style data histograms
-set style histogram clustered gap 1
-set style fill solid 0.85 border -1
-set logscale y 2
+    : >"$B/gnuplot.log"
+    histogram "$B/inram-plot.dat" "$B/inram-time.png" \
+        'Allocation-heavy workloads in RAM: wall time / glibc (median of runs, lower is better)' \
+        "set logscale y 2
 set ytics (0.25, 0.5, 1, 2, 4, 8, 16, 32)
-set grid ytics
 set xtics rotate by -30
-set key outside right top
-set datafile missing '-'
-set datafile separator '\t'
-set format y '%g'
-set arrow from graph 0, first 1 to graph 1, first 1 nohead lw 2 dt 2
-plot for [c=2:*] '$B/inram-plot.dat' using c:xtic(1) title columnheader
-EOF
-    fi
-    if [ -s "$B/inram-mem.dat" ]; then
-        gnuplot >>"$B/gnuplot.log" 2>&1 <<EOF
-set terminal $term
-set output '$B/inram-memory.png'
-set title 'Peak RSS + backing-file blocks / glibc peak RSS (lower is better)'
-set style data histograms
-set style histogram clustered gap 1
-set style fill solid 0.85 border -1
-set logscale y 2
-set grid ytics
+set arrow from graph 0, first 1 to graph 1, first 1 nohead lw 2 dt 2"
+    histogram "$B/inram-mem.dat" "$B/inram-memory.png" \
+        'Peak RSS + backing-file blocks / glibc peak RSS (lower is better)' \
+        "set logscale y 2
 set xtics rotate by -30
-set key outside right top
-set datafile missing '-'
-set datafile separator '\t'
-set format y '%g'
-set arrow from graph 0, first 1 to graph 1, first 1 nohead lw 2 dt 2
-plot for [c=2:*] '$B/inram-mem.dat' using c:xtic(1) title columnheader
-EOF
-    fi
-    if [ -s "$B/inram-access.dat" ]; then
-        gnuplot >>"$B/gnuplot.log" 2>&1 <<EOF
-set terminal $term
-set output '$B/inram-access.png'
-set title 'Big heap in RAM: seconds per phase (median of runs, lower is better)'
-set style data histograms
-set style histogram clustered gap 1
-set style fill solid 0.85 border -1
-set logscale y 10
+set arrow from graph 0, first 1 to graph 1, first 1 nohead lw 2 dt 2"
+    histogram "$B/inram-access.dat" "$B/inram-access.png" \
+        'Big heap in RAM: seconds per phase (median of runs, lower is better)' \
+        "set logscale y 10
 set yrange [0.001:*]
-set grid ytics
-set xtics rotate by -30
-set key outside right top
-set datafile missing '-'
-set datafile separator '\t'
-set format y '%g'
-plot for [c=2:*] '$B/inram-access.dat' using c:xtic(1) title columnheader
-EOF
-    fi
-    if [ -s "$B/outofcore-plot.dat" ]; then
-        gnuplot >>"$B/gnuplot.log" 2>&1 <<EOF
-set terminal $term
-set output '$B/outofcore.png'
-set title 'Out of core: heap ${OOC_HEAP_MB} MiB, cgroup limit ${OOC_LIMIT_MB} MiB: seconds per phase (lower is better)'
-set style data histograms
-set style histogram clustered gap 1
-set style fill solid 0.85 border -1
-set logscale y 10
-set yrange [0.01:*]
-set grid ytics
-set key outside right top
-set datafile missing '-'
-set datafile separator '\t'
-set format y '%g'
-plot for [c=2:*] '$B/outofcore-plot.dat' using c:xtic(1) title columnheader
-EOF
-    fi
+set xtics rotate by -30"
+    histogram "$B/outofcore-plot.dat" "$B/outofcore.png" \
+        "Out of core: heap ${OOC_HEAP_MB} MiB, cgroup limit ${OOC_LIMIT_MB} MiB: seconds per phase (lower is better)" \
+        "set logscale y 10
+set yrange [0.01:*]"
     if [ -s "$B/growth-plot.dat" ]; then
         local f xt= lo hi
         for f in $GROWTH_FACTORS; do xt="$xt, '${f}x' $f"; done
