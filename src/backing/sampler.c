@@ -28,6 +28,24 @@
  * that outlived the switch, which maps 16 pages a touch, so random
  * touches would pass for a sweep.
  *
+ * Samples are not free. Mapped page by page, a sampled block takes a
+ * write fault per page after every writeback where a block mapped whole
+ * takes one, and RAxML, which rewrites its likelihood vectors as it
+ * goes, ran 21% slower with one block in 16 sampled for good. So the
+ * samples exist only while the program's faults look scattered
+ * (update_gate): under GATE_US of user time per major fault over two
+ * windows of GATE_MS in a row. A pass works on the 2 MiB each fault
+ * brings (access's write pass, one word a 64-byte line: 45-190 us a
+ * fault; RAxML and PhyML far more); a random touch does next to nothing
+ * before the next fault (0-32 us, however Linux splits its ticks between
+ * user and system time). Filling fresh memory looks scattered too (12
+ * us) but lasts about one window, hence two: sampled from the first,
+ * access went on taking 15-25 times the minor faults of 2 MiB reads in
+ * the passes after its fill, with the samples long gone. One window
+ * above the line lets the samples go; under 4 KiB reads they stay,
+ * since the verdicts that switch back come from them. A program that
+ * turns to scattered touches so pays 2 MiB reads for two more seconds.
+ *
  * Under 2 MiB reads, run_needed scattered verdicts in a row switch the
  * whole file heap to 4 KiB reads. Programs that sweep arrays also touch
  * blocks sparsely for a while (PhyML: runs of up to 58 scattered blocks
@@ -38,18 +56,14 @@
  * two looks, switches back at once: a pass at 4 KiB a fault is the
  * costly mistake.
  *
- * The price: up to MAX_SAMPLES blocks whose pages fault one at a time,
- * and take a write fault each after every writeback (one block in 16 in
- * a heap of up to 8 GiB of file pages, fewer beyond). One in eight made
- * PhyML 9-13% slower; one in 16 with verdicts a tick after a block's
- * return 6%, judged on the whole stay nothing that five pairs of runs
- * could show. RAxML, which rewrites its likelihood vectors as it goes,
- * ran 21% slower, all of it from the samples' mappings, none from the
- * thread. Then two kernel mappings per sample, and while the process
- * faults, a pagemap read of 4 KiB per sampled block per tick (and of
- * WATCH_BLOCKS more under 4 KiB reads). A program that gives paging
- * advice of its own (fsmem_advise) is taken at its word: the thread
- * stops switching. */
+ * The price, while sampled: up to MAX_SAMPLES blocks whose pages fault
+ * one at a time (one block in 16 in a heap of up to 8 GiB of file pages,
+ * fewer beyond; one in eight sampled for good made PhyML 9-13% slower),
+ * two kernel mappings each, and a pagemap read of 4 KiB per sampled
+ * block per tick (and of WATCH_BLOCKS more under 4 KiB reads). Always,
+ * while the process faults: a getrusage per tick. A program that gives
+ * paging advice of its own (fsmem_advise) is taken at its word: the
+ * thread stops switching. */
 #include "backing/sampler.h"
 
 #include <fcntl.h>
@@ -71,12 +85,19 @@
 #define SHORT_MS 2000            /* 4 KiB reads ended sooner: the switch was a mistake */
 #define WATCH_BLOCKS 256         /* blocks read per tick under 4 KiB reads */
 #define UNSEEN UINT16_MAX
+#define GATE_MS 1000             /* the window over which user time per fault is taken */
+#define GATE_FAULTS 32           /* ... when it holds this many major faults */
+#define GATE_US 40               /* user time per major fault below which samples are kept */
 
 static void *watch(void *unused);
 struct service fsm_sampler = SERVICE_INIT(watch, "fsmem-sampler");
 
 static struct {
     _Atomic unsigned stride_shift;   /* samples: blocks b with b % stride == stride - 1 */
+    _Atomic bool marked;             /* the samples are split now (see update_gate) */
+    uint64_t window_ms, window_user_us;   /* where the gate's window began */
+    long window_faults;
+    unsigned low_windows;
     int pagemap;
     /* The thread's view of the samples, reset when the stride or the
      * first file block changes: pages mapped at the last tick and, for a
@@ -127,18 +148,23 @@ void sampler_mark(uintptr_t start, size_t len)
 {
     if (A.settings->paging != PAGING_AUTO || A.paging != PAGING_HUGE)
         return;
+    bool marked = atomic_load_explicit(&S.marked, memory_order_relaxed);
     uintptr_t first = block_of(arena.ram_end), end = block_of(start + len);
     unsigned shift = atomic_load_explicit(&S.stride_shift, memory_order_relaxed);
     while (((end - first) >> shift) > MAX_SAMPLES) {
         /* Every other sample goes: the survivors are the samples of the
          * doubled stride. */
-        mark_range(first, block_of(start), shift, MADV_DODUMP);
+        if (marked)
+            mark_range(first, block_of(start), shift, MADV_DODUMP);
         shift++;
-        mark_range(first, block_of(start), shift, MADV_DONTDUMP);
+        if (marked)
+            mark_range(first, block_of(start), shift, MADV_DONTDUMP);
         atomic_store_explicit(&S.stride_shift, shift, memory_order_relaxed);
     }
-    mark_range(block_of(start), end, shift, MADV_DONTDUMP);
+    if (marked)
+        mark_range(block_of(start), end, shift, MADV_DONTDUMP);
 }
+
 
 void sampler_note_files(void)
 {
@@ -300,6 +326,52 @@ static void watch_sweeps(void)
     }
 }
 
+/* Splits the samples of the file heap (or joins them again). Under the
+ * paging lock, so that a chunk mapped meanwhile (sampler_mark) is marked
+ * like the rest. */
+static void set_marked(bool marked)
+{
+    lock_acquire(&A.paging_lock);
+    if (atomic_load_explicit(&S.marked, memory_order_relaxed) != marked) {
+        unsigned shift = atomic_load_explicit(&S.stride_shift, memory_order_relaxed);
+        mark_range(block_of(arena.ram_end), file_blocks_end(), shift,
+                   marked ? MADV_DONTDUMP : MADV_DODUMP);
+        atomic_store_explicit(&S.marked, marked, memory_order_relaxed);
+    }
+    lock_release(&A.paging_lock);
+}
+
+/* Splits the samples while the program's faults look scattered, joins
+ * them again once they do not (see the top of this file). */
+static void update_gate(const struct rusage *ru, long faults)
+{
+    uint64_t now = now_ms();
+    uint64_t user = (uint64_t)ru->ru_utime.tv_sec * 1000000 + (uint64_t)ru->ru_utime.tv_usec;
+    bool marked = atomic_load_explicit(&S.marked, memory_order_relaxed);
+    if (atomic_load_explicit(&A.scattered, memory_order_relaxed)) {
+        /* 4 KiB reads: the samples stay, and faults of 4 KiB say nothing */
+        if (!marked) {
+            set_marked(true);
+            forget_samples();
+        }
+        S.low_windows = 0;
+    } else if (now - S.window_ms < GATE_MS) {
+        return;
+    } else if (faults - S.window_faults >= GATE_FAULTS) {
+        uint64_t n = (uint64_t)(faults - S.window_faults);
+        bool scattered = user - S.window_user_us < n * GATE_US;
+        S.low_windows = scattered ? S.low_windows + 1 : 0;
+        if (scattered ? !marked && S.low_windows >= 2 : marked) {
+            TRACE(scattered ? "gate-open" : "gate-shut", (user - S.window_user_us) / n);
+            set_marked(scattered);
+            forget_samples();
+        }
+    }
+    S.window_ms = now;
+    S.window_user_us = user;
+    S.window_faults = faults;
+}
+
 static void *watch(void *unused)
 {
     (void)unused;
@@ -325,7 +397,9 @@ static void *watch(void *unused)
         struct rusage ru;
         if (getrusage(RUSAGE_SELF, &ru) == 0 && ru.ru_majflt != faults) {
             faults = ru.ru_majflt;
-            if (!scan_samples() && atomic_load_explicit(&A.scattered, memory_order_relaxed))
+            update_gate(&ru, faults);
+            bool sampled = atomic_load_explicit(&S.marked, memory_order_relaxed);
+            if (!(sampled && scan_samples()) && atomic_load_explicit(&A.scattered, memory_order_relaxed))
                 watch_sweeps();
         }
         struct timespec ts = {0, TICK_MS * 1000000L};

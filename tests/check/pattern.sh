@@ -5,9 +5,10 @@
 #     again; each pass must read 2 MiB a fault (at most 8 faults per MiB
 #     passed over, where 4 KiB reads would take 256), and so do the
 #     random touches.
-#   FSMEM_PAGING=auto: the same program; the passes still read 2 MiB a
-#     fault, the random touches, once fsmem has seen them, the page
-#     touched (at most 16 KiB a fault on average).
+#   FSMEM_PAGING=auto: the same program with twice the touches (fsmem
+#     samples only after two seconds of scattered faults); the passes
+#     still read 2 MiB a fault, the random touches, once fsmem has seen
+#     them, the page touched (at most 16 KiB a fault on average).
 #   FSMEM_PAGING=random: random touches read the page touched.
 # Figures are over the second half of each phase. Needs a memory cgroup
 # and Linux 5.18 or later (skips otherwise).
@@ -69,7 +70,7 @@ passes_kib=$(value scatter KiB)
     fail "by default, random touches read $passes_kib KiB a fault (2048 expected)"
 
 note "FSMEM_PAGING=auto: the same program"
-run auto 1024 256 2000 1
+run auto 1024 256 4000 1
 passes_of "FSMEM_PAGING=auto"
 auto_fpm=$(value "pass again" faults)
 auto_kib=$(value scatter KiB)
