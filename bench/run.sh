@@ -15,7 +15,7 @@
 #                         realloc arrays mixed access)
 #   BENCH_THREADS=LIST    thread counts (default: 1 2)
 #   BENCH_OOC=LIST        out-of-core rows (default: glibc mapfile memkind
-#                         fsmem fsmem-random fsmem-adapt swap; also known:
+#                         fsmem fsmem-passes fsmem-random swap; also known:
 #                         fsmem-auto)
 #   BENCH_OOC_HEAP_MB=N, BENCH_OOC_LIMIT_MB=N   heap and cgroup limit out of
 #                         core (default 2048 and 512; quick: 128 and 32)
@@ -48,7 +48,7 @@ SECTIONS=,${BENCH_SECTIONS:-inram,outofcore,growth},
 ALLOCS=${BENCH_ALLOCS:-glibc jemalloc mimalloc memkind fsmem-auto fsmem}
 WORKLOADS=${BENCH_WORKLOADS:-larson churn prodcons realloc arrays mixed access}
 THREADS=${BENCH_THREADS:-1 2}
-OOC_ROWS=${BENCH_OOC:-glibc mapfile memkind fsmem fsmem-random fsmem-adapt swap}
+OOC_ROWS=${BENCH_OOC:-glibc mapfile memkind fsmem fsmem-passes fsmem-random swap}
 GROWTH_ROWS=${BENCH_GROWTH:-glibc fsmem fsmem-ram0 mapfile swap}
 TIMEOUT=${BENCH_TIMEOUT:-300}
 OOC_TIMEOUT=${BENCH_OOC_TIMEOUT:-600}
@@ -172,9 +172,9 @@ alloc_setup() {
     fsmem-random)   # out of core: fsmem for scattered access
         alloc_setup fsmem
         RENV+=(-e FSMEM_PAGING=random) ;;
-    fsmem-adapt)    # out of core: fsmem choosing 2 MiB or 4 KiB reads itself
+    fsmem-passes)   # out of core: fsmem reading 2 MiB a fault whatever the program does
         alloc_setup fsmem
-        RENV+=(-e FSMEM_PAGING=auto) ;;
+        RENV+=(-e FSMEM_PAGING=passes) ;;
     mapfile) RDISK=(-d "$WORK") ;;
     swap) ;;
     *) RMISSING="unknown allocator" ;;

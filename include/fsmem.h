@@ -52,7 +52,7 @@ struct fsmem_settings {
     uint64_t ram;             /* FSMEM_RAM in bytes (0 when auto) */
     int ram_auto;             /* 1 when FSMEM_RAM=auto */
     const char *stats;        /* "off", "stderr" or the output path */
-    const char *paging;       /* FSMEM_PAGING: "passes", "random" or "auto" */
+    const char *paging;       /* FSMEM_PAGING: "auto", "passes" or "random" */
 };
 
 /* Fills *out; returns 0, or -1 if fsmem is not initialised. */
@@ -66,10 +66,12 @@ void fsmem_print_stats(int fd);
 
 /* How the program will use a range of its heap, for the pages that live
  * in files (the RAM tier ignores all but COLD):
- *   NORMAL      fsmem's default: a page read back from disk brings the
- *               aligned 2 MiB around it (on Linux 5.18 and later; before,
- *               the kernel's read-around as large as the disk's readahead),
- *               or itself alone under FSMEM_PAGING=random
+ *   NORMAL      the heap's paging (FSMEM_PAGING): a page read back from
+ *               disk brings the aligned 2 MiB around it (on Linux 5.18 and
+ *               later; before, the kernel's read-around as large as the
+ *               disk's readahead), or itself alone under
+ *               FSMEM_PAGING=random and while FSMEM_PAGING=auto (the
+ *               default) sees scattered faults
  *   SEQUENTIAL  read far ahead (the disk's readahead window); pages are
  *               dropped soon after use
  *   RANDOM      read only the 4 KiB page touched: best for scattered

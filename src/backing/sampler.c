@@ -33,18 +33,22 @@
  * takes one, and RAxML, which rewrites its likelihood vectors as it
  * goes, ran 21% slower with one block in 16 sampled for good. So the
  * samples exist only while the program's faults look scattered
- * (update_gate): under GATE_US of user time per major fault over two
- * windows of GATE_MS in a row. A pass works on the 2 MiB each fault
- * brings (access's write pass, one word a 64-byte line: 45-190 us a
- * fault; RAxML and PhyML far more); a random touch does next to nothing
- * before the next fault (0-32 us, however Linux splits its ticks between
- * user and system time). Filling fresh memory looks scattered too (12
- * us) but lasts about one window, hence two: sampled from the first,
+ * (update_gate): every GATE_STEP_MS the last GATE_STEPS steps (a second)
+ * are judged, and they look scattered with under GATE_US of the
+ * program's user time per 2 MiB read from disk. A pass works on the
+ * 2 MiB each read brings (access's write pass, one word a 64-byte line:
+ * 28-150 us; RAxML and PhyML far more); a random touch does next to
+ * nothing before the next fault (0-11 us, whatever Linux's sampled split
+ * of CPU time between user and system says). Filling fresh memory works
+ * as little, but its faults land on holes of the file and read nothing,
+ * which getrusage's blocks read tell apart: sampled while it filled,
  * access went on taking 15-25 times the minor faults of 2 MiB reads in
- * the passes after its fill, with the samples long gone. One window
- * above the line lets the samples go; under 4 KiB reads they stay,
+ * the passes after its fill, with the samples long gone. The thread's
+ * own user time (reading the samples) is left out. A window that does
+ * not look scattered lets the samples go; under 4 KiB reads they stay,
  * since the verdicts that switch back come from them. A program that
- * turns to scattered touches so pays 2 MiB reads for two more seconds.
+ * turns to scattered touches so pays 2 MiB reads for a second or so
+ * more.
  *
  * Under 2 MiB reads, run_needed scattered verdicts in a row switch the
  * whole file heap to 4 KiB reads. Programs that sweep arrays also touch
@@ -61,9 +65,9 @@
  * fewer beyond; one in eight sampled for good made PhyML 9-13% slower),
  * two kernel mappings each, and a pagemap read of 4 KiB per sampled
  * block per tick (and of WATCH_BLOCKS more under 4 KiB reads). Always,
- * while the process faults: a getrusage per tick. A program that gives
- * paging advice of its own (fsmem_advise) is taken at its word: the
- * thread stops switching. */
+ * while the process faults: two getrusage calls a tick. A program that
+ * gives paging advice of its own (fsmem_advise) is taken at its word:
+ * the thread stops switching. */
 #include "backing/sampler.h"
 
 #include <fcntl.h>
@@ -85,9 +89,18 @@
 #define SHORT_MS 2000            /* 4 KiB reads ended sooner: the switch was a mistake */
 #define WATCH_BLOCKS 256         /* blocks read per tick under 4 KiB reads */
 #define UNSEEN UINT16_MAX
-#define GATE_MS 1000             /* the window over which user time per fault is taken */
-#define GATE_FAULTS 32           /* ... when it holds this many major faults */
-#define GATE_US 40               /* user time per major fault below which samples are kept */
+#define GATE_STEP_MS 250         /* how often the gate looks back ... */
+#define GATE_STEPS 4             /* ... over a window of this many steps */
+#define GATE_READS 32            /* ... holding this many 2 MiB reads */
+#define GATE_US 20               /* user time per read below which samples are kept */
+#define READ_SECTORS 4096        /* a 2 MiB read, in getrusage's 512-byte blocks */
+
+/* Counters of the whole process at one tick of the sampler. */
+struct gate_mark {
+    uint64_t ms;
+    int64_t user_us;
+    long sectors_read;
+};
 
 static void *watch(void *unused);
 struct service fsm_sampler = SERVICE_INIT(watch, "fsmem-sampler");
@@ -95,9 +108,8 @@ struct service fsm_sampler = SERVICE_INIT(watch, "fsmem-sampler");
 static struct {
     _Atomic unsigned stride_shift;   /* samples: blocks b with b % stride == stride - 1 */
     _Atomic bool marked;             /* the samples are split now (see update_gate) */
-    uint64_t window_ms, window_user_us;   /* where the gate's window began */
-    long window_faults;
-    unsigned low_windows;
+    struct gate_mark gate[GATE_STEPS];   /* the process's counters GATE_STEP_MS apart */
+    unsigned gate_at, gate_marks;        /* the oldest mark; how many are set */
     int pagemap;
     /* The thread's view of the samples, reset when the stride or the
      * first file block changes: pages mapped at the last tick and, for a
@@ -341,12 +353,25 @@ static void set_marked(bool marked)
     lock_release(&A.paging_lock);
 }
 
-/* Splits the samples while the program's faults look scattered, joins
- * them again once they do not (see the top of this file). */
-static void update_gate(const struct rusage *ru, long faults)
+static int64_t user_us(const struct rusage *ru)
 {
-    uint64_t now = now_ms();
-    uint64_t user = (uint64_t)ru->ru_utime.tv_sec * 1000000 + (uint64_t)ru->ru_utime.tv_usec;
+    return (int64_t)ru->ru_utime.tv_sec * 1000000 + ru->ru_utime.tv_usec;
+}
+
+/* Splits the samples while the program's faults look scattered, joins
+ * them again once they do not (see the top of this file). Every
+ * GATE_STEP_MS the window of the last GATE_STEPS steps is judged. */
+static void update_gate(const struct rusage *ru)
+{
+    /* Both user times are estimates that Linux keeps monotonic; their
+     * difference is not, and a window's may come out below zero. */
+    struct rusage mine;
+    int64_t own = getrusage(RUSAGE_THREAD, &mine) == 0 ? user_us(&mine) : 0;
+    struct gate_mark now = {
+        .ms = now_ms(),
+        .user_us = user_us(ru) - own,
+        .sectors_read = ru->ru_inblock,
+    };
     bool marked = atomic_load_explicit(&S.marked, memory_order_relaxed);
     if (atomic_load_explicit(&A.scattered, memory_order_relaxed)) {
         /* 4 KiB reads: the samples stay, and faults of 4 KiB say nothing */
@@ -354,22 +379,27 @@ static void update_gate(const struct rusage *ru, long faults)
             set_marked(true);
             forget_samples();
         }
-        S.low_windows = 0;
-    } else if (now - S.window_ms < GATE_MS) {
+        S.gate_marks = 0;
         return;
-    } else if (faults - S.window_faults >= GATE_FAULTS) {
-        uint64_t n = (uint64_t)(faults - S.window_faults);
-        bool scattered = user - S.window_user_us < n * GATE_US;
-        S.low_windows = scattered ? S.low_windows + 1 : 0;
-        if (scattered ? !marked && S.low_windows >= 2 : marked) {
-            TRACE(scattered ? "gate-open" : "gate-shut", (user - S.window_user_us) / n);
+    }
+    const struct gate_mark *newest = &S.gate[(S.gate_at + GATE_STEPS - 1) % GATE_STEPS];
+    if (S.gate_marks && now.ms - newest->ms < GATE_STEP_MS)
+        return;
+    const struct gate_mark *oldest = &S.gate[S.gate_at];
+    long reads = (now.sectors_read - oldest->sectors_read) / READ_SECTORS;
+    int64_t user = now.user_us - oldest->user_us;
+    if (S.gate_marks == GATE_STEPS && reads >= GATE_READS) {
+        bool scattered = user < reads * GATE_US;
+        if (scattered != marked) {
+            TRACE(scattered ? "gate-open" : "gate-shut", user / reads);
             set_marked(scattered);
             forget_samples();
         }
     }
-    S.window_ms = now;
-    S.window_user_us = user;
-    S.window_faults = faults;
+    S.gate[S.gate_at] = now;
+    S.gate_at = (S.gate_at + 1) % GATE_STEPS;
+    if (S.gate_marks < GATE_STEPS)
+        S.gate_marks++;
 }
 
 static void *watch(void *unused)
@@ -397,7 +427,7 @@ static void *watch(void *unused)
         struct rusage ru;
         if (getrusage(RUSAGE_SELF, &ru) == 0 && ru.ru_majflt != faults) {
             faults = ru.ru_majflt;
-            update_gate(&ru, faults);
+            update_gate(&ru);
             bool sampled = atomic_load_explicit(&S.marked, memory_order_relaxed);
             if (!(sampled && scan_samples()) && atomic_load_explicit(&A.scattered, memory_order_relaxed))
                 watch_sweeps();
@@ -418,6 +448,7 @@ void sampler_fork_child(void)
         close(S.pagemap);
     S.pagemap = -1;
     S.seen_shift = 0;   /* the first tick resets the samples */
+    S.gate_marks = 0;   /* the child's counters start from zero */
     service_fork_child(&fsm_sampler);
 }
 

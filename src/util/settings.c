@@ -350,10 +350,10 @@ static int parse_stats(struct settings *s, const char *value, const char *label)
 
 static int parse_paging(struct settings *s, const char *value, const char *label)
 {
-    if (!value || !*value || strcmp(value, "passes") == 0)
-        s->paging = PAGING_PASSES;
-    else if (strcmp(value, "auto") == 0)
+    if (!value || !*value || strcmp(value, "auto") == 0)
         s->paging = PAGING_AUTO;
+    else if (strcmp(value, "passes") == 0)
+        s->paging = PAGING_PASSES;
     else if (strcmp(value, "random") == 0)
         s->paging = PAGING_RANDOM;
     else

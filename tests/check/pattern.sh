@@ -1,14 +1,13 @@
 #!/bin/bash
 # FSMEM_PAGING: how much a fault reads back from disk, with the heap on
 # files in a memory cgroup of a quarter of it.
-#   default (passes): a heap read in order, touched at random, read
+#   default (auto): a heap read in order, touched at random, read
 #     again; each pass must read 2 MiB a fault (at most 8 faults per MiB
-#     passed over, where 4 KiB reads would take 256), and so do the
-#     random touches.
-#   FSMEM_PAGING=auto: the same program with twice the touches (fsmem
-#     samples only after two seconds of scattered faults); the passes
-#     still read 2 MiB a fault, the random touches, once fsmem has seen
-#     them, the page touched (at most 16 KiB a fault on average).
+#     passed over, where 4 KiB reads would take 256), the random
+#     touches, once fsmem has seen them, the page touched (at most 16 KiB
+#     a fault on average over the second half).
+#   FSMEM_PAGING=passes: the same program; the random touches read 2 MiB
+#     a fault too.
 #   FSMEM_PAGING=random: random touches read the page touched.
 # Figures are over the second half of each phase. Needs a memory cgroup
 # and Linux 5.18 or later (skips otherwise).
@@ -41,7 +40,7 @@ run() {
     status=$?
     sed 's/^/  /' "$dir.out"
     [ "$status" = 0 ] || fail "pattern, FSMEM_PAGING=$paging: $(describe_status $status)"
-    grep -qx "paging ${paging:-passes}" "$dir.out" ||
+    grep -qx "paging ${paging:-auto}" "$dir.out" ||
         fail "FSMEM_PAGING=$paging did not reach fsmem: $(grep '^paging' "$dir.out")"
 }
 
@@ -61,22 +60,22 @@ passes_of() {
     done
 }
 
-note "default paging: 1 GiB heap in a 256 MiB cgroup"
-run "" 1024 256 2000 1
+note "default paging (auto): 1 GiB heap in a 256 MiB cgroup"
+run "" 1024 256 4000 1
 passes_of "default paging"
-pass_fpm=$(value pass faults)
-passes_kib=$(value scatter KiB)
-[ "$passes_kib" -ge 1024 ] ||
-    fail "by default, random touches read $passes_kib KiB a fault (2048 expected)"
-
-note "FSMEM_PAGING=auto: the same program"
-run auto 1024 256 4000 1
-passes_of "FSMEM_PAGING=auto"
 auto_fpm=$(value "pass again" faults)
 auto_kib=$(value scatter KiB)
 [ -n "$auto_kib" ] || fail "pattern printed no figures"
 [ "$auto_kib" -le 16 ] ||
-    fail "with FSMEM_PAGING=auto, random touches between passes read $auto_kib KiB a fault (4 expected once seen)"
+    fail "by default, random touches between passes read $auto_kib KiB a fault (4 expected once seen)"
+
+note "FSMEM_PAGING=passes: the same program"
+run passes 1024 256 2000 1
+passes_of "FSMEM_PAGING=passes"
+pass_fpm=$(value pass faults)
+passes_kib=$(value scatter KiB)
+[ "$passes_kib" -ge 1024 ] ||
+    fail "with FSMEM_PAGING=passes, random touches read $passes_kib KiB a fault (2048 expected)"
 
 note "FSMEM_PAGING=random: 384 MiB heap in a 96 MiB cgroup"
 run random 384 96 20000 0
@@ -84,4 +83,4 @@ scatter_kib=$(value scatter KiB)
 [ -n "$scatter_kib" ] || fail "pattern printed no figures"
 [ "$scatter_kib" -le 16 ] ||
     fail "with FSMEM_PAGING=random, random touches read $scatter_kib KiB a fault (4 expected)"
-echo "pattern: a random touch read $passes_kib KiB by default, $auto_kib KiB with FSMEM_PAGING=auto (passes: $pass_fpm and $auto_fpm faults per MiB), $scatter_kib KiB with FSMEM_PAGING=random"
+echo "pattern: a random touch read $auto_kib KiB by default (auto), $passes_kib KiB with FSMEM_PAGING=passes (passes: $auto_fpm and $pass_fpm faults per MiB), $scatter_kib KiB with FSMEM_PAGING=random"
