@@ -357,7 +357,7 @@ static int parse_paging(struct settings *s, const char *value, const char *label
     else if (strcmp(value, "random") == 0)
         s->paging = PAGING_RANDOM;
     else
-        return reject(label, value, "unknown (passes, random or auto)", NULL);
+        return reject(label, value, "unknown (auto, passes or random)", NULL);
     return 0;
 }
 
