@@ -151,7 +151,10 @@ FSMEM_API void fsmem_print_stats(int fd)
         msg_str(&m, " reads at exit, switched ");
         msg_u64(&m, su.switches);
         msg_str(&m, su.switches == 1 ? " time" : " times");
-        msg_str(&m, "; sampled blocks read back: ");
+        msg_str(&m, "; sampled ");
+        msg_u64(&m, su.splits);
+        msg_str(&m, su.splits == 1 ? " time" : " times");
+        msg_str(&m, ", blocks read back: ");
         msg_u64(&m, su.swept);
         msg_str(&m, " swept, ");
         msg_u64(&m, su.scattered);

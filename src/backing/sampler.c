@@ -126,7 +126,7 @@ static struct {
      * the next tick's window starts. */
     uint16_t *watched;
     size_t nwatched, watch_at;
-    _Atomic uint64_t switches, swept, scattered;
+    _Atomic uint64_t switches, splits, swept, scattered;
     _Atomic bool ran;
 } S = {.stride_shift = MIN_STRIDE_SHIFT, .pagemap = -1, .run_needed = RUN_FIRST};
 
@@ -349,6 +349,8 @@ static void set_marked(bool marked)
         mark_range(block_of(arena.ram_end), file_blocks_end(), shift,
                    marked ? MADV_DONTDUMP : MADV_DODUMP);
         atomic_store_explicit(&S.marked, marked, memory_order_relaxed);
+        if (marked)
+            atomic_fetch_add_explicit(&S.splits, 1, memory_order_relaxed);
     }
     lock_release(&A.paging_lock);
 }
@@ -457,6 +459,7 @@ void sampler_usage(struct sampler_usage *u)
     u->ran = atomic_load_explicit(&S.ran, memory_order_relaxed);
     u->page_by_page = atomic_load_explicit(&A.scattered, memory_order_relaxed);
     u->switches = atomic_load_explicit(&S.switches, memory_order_relaxed);
+    u->splits = atomic_load_explicit(&S.splits, memory_order_relaxed);
     u->swept = atomic_load_explicit(&S.swept, memory_order_relaxed);
     u->scattered = atomic_load_explicit(&S.scattered, memory_order_relaxed);
 }
