@@ -43,7 +43,9 @@
  * as little, but its faults land on holes of the file and read nothing,
  * which getrusage's blocks read tell apart: sampled while it filled,
  * access went on taking 15-25 times the minor faults of 2 MiB reads in
- * the passes after its fill, with the samples long gone. The thread's
+ * the passes after its fill, with the samples long gone. (A kernel
+ * built without per-task I/O accounting reports no blocks read: there
+ * the samples never come in, and auto reads 2 MiB throughout.) The thread's
  * own user time (reading the samples) is left out. A window that does
  * not look scattered lets the samples go; under 4 KiB reads they stay,
  * since the verdicts that switch back come from them. A program that
