@@ -45,12 +45,12 @@
  * access went on taking 15-25 times the minor faults of 2 MiB reads in
  * the passes after its fill, with the samples long gone. (A kernel
  * built without per-task I/O accounting reports no blocks read: there
- * the samples never come in, and auto reads 2 MiB throughout.) The thread's
- * own user time (reading the samples) is left out. A window that does
- * not look scattered lets the samples go; under 4 KiB reads they stay,
- * since the verdicts that switch back come from them. A program that
- * turns to scattered touches so pays 2 MiB reads for a second or so
- * more.
+ * the samples never come in, and auto reads 2 MiB throughout.) The
+ * thread's own user time (reading the samples) is left out. A window
+ * that does not look scattered lets the samples go; under 4 KiB reads
+ * they stay, since the verdicts that switch back come from them. A
+ * program that turns to scattered touches so pays 2 MiB reads for a
+ * second or so more.
  *
  * Under 2 MiB reads, run_needed scattered verdicts in a row switch the
  * whole file heap to 4 KiB reads. Programs that sweep arrays also touch
@@ -94,7 +94,7 @@
 #define GATE_STEP_MS 250         /* how often the gate looks back ... */
 #define GATE_STEPS 4             /* ... over a window of this many steps */
 #define GATE_READS 32            /* ... holding this many 2 MiB reads */
-#define GATE_US 20               /* user time per read below which samples are kept */
+#define GATE_US 20               /* user time per read below which the samples are split */
 #define READ_SECTORS 4096        /* a 2 MiB read, in getrusage's 512-byte blocks */
 
 /* Counters of the whole process at one tick of the sampler. */
