@@ -8,10 +8,6 @@
 #     a fault on average over the second half).
 #   FSMEM_PAGING=passes: the same program; the random touches read 2 MiB
 #     a fault too.
-#   default, passes that read every word: the sampler never splits its
-#     samples (FSMEM_STATS: "sampled 0 times"): the fill's faults read
-#     nothing, and each 2 MiB read is worked on, so neither looks
-#     scattered. Split samples would cost a write fault per page.
 #   FSMEM_PAGING=random: random touches read the page touched.
 # Figures are over the second half of each phase. Needs a memory cgroup
 # and Linux 5.18 or later (skips otherwise).
@@ -33,14 +29,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# run PAGING HEAP_MIB LIMIT_MIB TOUCHES PASSES [STRIDE]: pattern in a
-# fresh cgroup, fsmem's summary at exit in the output.
+# run PAGING HEAP_MIB LIMIT_MIB TOUCHES PASSES: pattern in a fresh
+# cgroup, fsmem's summary at exit in the output.
 run() {
     local paging=$1 mib=$2 limit=$3 status
     cgroup_remove "$cg"
     cg=$(cgroup_make pattern $((limit << 20))) || skip "$cg"
     cgroup_run "$cg" env LD_PRELOAD="$BUILD/libfsmem.so" FSMEM_RAM=0 FSMEM_DIR="$dir" \
-        FSMEM_STATS=stderr FSMEM_PAGING="$paging" "$BUILD/tests/pattern" "$mib" "$4" "$5" ${6:-} \
+        FSMEM_STATS=stderr FSMEM_PAGING="$paging" "$BUILD/tests/pattern" "$mib" "$4" "$5" \
         >"$dir.out" 2>&1
     status=$?
     sed 's/^/  /' "$dir.out"
@@ -74,15 +70,7 @@ auto_kib=$(value scatter KiB)
 [ "$auto_kib" -le 16 ] ||
     fail "by default, random touches between passes read $auto_kib KiB a fault (4 expected once seen)"
 
-note "default paging, passes that read every word: never sampled"
-run "" 1024 256 2 1 8
-passes_of "passes over every word"
-sampled=$(sed -n 's/.*; sampled \([0-9]*\) times\{0,1\},.*/\1/p' "$dir.out")
-[ -n "$sampled" ] || fail "no sampler summary in fsmem's statistics"
-[ "$sampled" = 0 ] ||
-    fail "the samples were split during a fill and passes that read every word ($sampled)"
-
-note "FSMEM_PAGING=passes: the same program as the first"
+note "FSMEM_PAGING=passes: the same program"
 run passes 1024 256 2000 1
 passes_of "FSMEM_PAGING=passes"
 pass_fpm=$(value pass faults)

@@ -1,11 +1,10 @@
 /* pattern: how much a fault reads back from disk, per access pattern.
  *
- *   pattern HEAP_MIB TOUCHES PASSES [STRIDE]
+ *   pattern HEAP_MIB TOUCHES PASSES
  *
  * Run preloaded with FSMEM_RAM=0 in a memory cgroup well below HEAP_MIB.
  * Fills a heap of 1 MiB blocks, then:
- *   pass     reads a byte every STRIDE bytes (default 4096: every page)
- *            in order (skipped when PASSES is 0)
+ *   pass     reads every page in order (skipped when PASSES is 0)
  *   scatter  TOUCHES read-modify-writes of one word on a random page
  *   pass     reads every page in order again (skipped when PASSES is 0)
  * and prints, per phase, over its second half (after the switch from the
@@ -57,14 +56,14 @@ static void report(const char *phase, struct mark a, struct mark b, long mib)
     printf("\n");
 }
 
-static uint64_t pass(unsigned char **blocks, long n, size_t stride, const char *name)
+static uint64_t pass(unsigned char **blocks, long n, const char *name)
 {
     uint64_t sum = 0;
     struct mark half = {0, 0};
     for (long b = 0; b < n; b++) {
         if (b == n / 2)
             half = mark_now();
-        for (size_t o = 0; o < BLOCK; o += stride)
+        for (size_t o = 0; o < BLOCK; o += PAGE)
             sum += blocks[b][o];
     }
     report(name, half, mark_now(), n - n / 2);
@@ -73,8 +72,8 @@ static uint64_t pass(unsigned char **blocks, long n, size_t stride, const char *
 
 int main(int argc, char **argv)
 {
-    if (argc != 4 && argc != 5) {
-        fprintf(stderr, "usage: pattern HEAP_MIB TOUCHES PASSES [STRIDE]\n");
+    if (argc != 4) {
+        fprintf(stderr, "usage: pattern HEAP_MIB TOUCHES PASSES\n");
         return 1;
     }
     int (*get_settings)(struct fsmem_settings *) =
@@ -85,9 +84,8 @@ int main(int argc, char **argv)
         return 77;
     }
     long n = atol(argv[1]), touches = atol(argv[2]), passes = atol(argv[3]);
-    long stride = argc == 5 ? atol(argv[4]) : (long)PAGE;
     unsigned char **blocks = malloc((size_t)n * sizeof *blocks);
-    if (!blocks || n < 2 || touches < 2 || stride < 1 || stride > (long)BLOCK)
+    if (!blocks || n < 2 || touches < 2)
         return 1;
     for (long b = 0; b < n; b++) {
         if (!(blocks[b] = malloc(BLOCK))) {
@@ -97,7 +95,7 @@ int main(int argc, char **argv)
         for (size_t o = 0; o < BLOCK; o += PAGE)
             blocks[b][o] = (unsigned char)(b * 31 + o / PAGE);
     }
-    uint64_t sum = passes ? pass(blocks, n, (size_t)stride, "pass") : 0;
+    uint64_t sum = passes ? pass(blocks, n, "pass") : 0;
 
     uint64_t x = 0x9e3779b97f4a7c15ULL;
     struct mark half = {0, 0};
@@ -112,7 +110,7 @@ int main(int argc, char **argv)
     report("scatter", half, mark_now(), 0);
 
     if (passes)
-        sum += pass(blocks, n, (size_t)stride, "pass again");
+        sum += pass(blocks, n, "pass again");
     printf("paging %s\nchecksum %016lx\n", set.paging, sum);
     return 0;
 }
