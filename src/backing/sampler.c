@@ -67,9 +67,9 @@
  * fewer beyond; one in eight sampled for good made PhyML 9-13% slower),
  * two kernel mappings each, and a pagemap read of 4 KiB per sampled
  * block per tick (and of WATCH_BLOCKS more under 4 KiB reads). Always,
- * while the process faults: two getrusage calls a tick. A program that
- * gives paging advice of its own (fsmem_advise) is taken at its word:
- * the thread stops switching. */
+ * while the process faults: a getrusage a tick, and one more every
+ * GATE_STEP_MS. A program that gives paging advice of its own
+ * (fsmem_advise) is taken at its word: the thread stops switching. */
 #include "backing/sampler.h"
 
 #include <fcntl.h>
@@ -178,7 +178,6 @@ void sampler_mark(uintptr_t start, size_t len)
     if (marked)
         mark_range(block_of(start), end, shift, MADV_DONTDUMP);
 }
-
 
 void sampler_note_files(void)
 {
@@ -340,21 +339,23 @@ static void watch_sweeps(void)
     }
 }
 
-/* Splits the samples of the file heap (or joins them again). Under the
- * paging lock, so that a chunk mapped meanwhile (sampler_mark) is marked
- * like the rest. */
+/* Splits the samples of the file heap (or joins them again); what they
+ * showed before is no evidence after. Under the paging lock, so that a
+ * chunk mapped meanwhile (sampler_mark) is marked like the rest. */
 static void set_marked(bool marked)
 {
+    if (atomic_load_explicit(&S.marked, memory_order_relaxed) == marked)
+        return;
+    TRACE(marked ? "gate-open" : "gate-shut", 0);
     lock_acquire(&A.paging_lock);
-    if (atomic_load_explicit(&S.marked, memory_order_relaxed) != marked) {
-        unsigned shift = atomic_load_explicit(&S.stride_shift, memory_order_relaxed);
-        mark_range(block_of(arena.ram_end), file_blocks_end(), shift,
-                   marked ? MADV_DONTDUMP : MADV_DODUMP);
-        atomic_store_explicit(&S.marked, marked, memory_order_relaxed);
-        if (marked)
-            atomic_fetch_add_explicit(&S.splits, 1, memory_order_relaxed);
-    }
+    unsigned shift = atomic_load_explicit(&S.stride_shift, memory_order_relaxed);
+    mark_range(block_of(arena.ram_end), file_blocks_end(), shift,
+               marked ? MADV_DONTDUMP : MADV_DODUMP);
+    atomic_store_explicit(&S.marked, marked, memory_order_relaxed);
     lock_release(&A.paging_lock);
+    if (marked)
+        atomic_fetch_add_explicit(&S.splits, 1, memory_order_relaxed);
+    forget_samples();
 }
 
 static int64_t user_us(const struct rusage *ru)
@@ -367,39 +368,25 @@ static int64_t user_us(const struct rusage *ru)
  * GATE_STEP_MS the window of the last GATE_STEPS steps is judged. */
 static void update_gate(const struct rusage *ru)
 {
+    if (atomic_load_explicit(&A.scattered, memory_order_relaxed)) {
+        /* 4 KiB reads: the samples stay, and faults of 4 KiB say nothing */
+        set_marked(true);
+        S.gate_marks = 0;
+        return;
+    }
+    uint64_t ms = now_ms();
+    const struct gate_mark *newest = &S.gate[(S.gate_at + GATE_STEPS - 1) % GATE_STEPS];
+    if (S.gate_marks && ms - newest->ms < GATE_STEP_MS)
+        return;
     /* Both user times are estimates that Linux keeps monotonic; their
      * difference is not, and a window's may come out below zero. */
     struct rusage mine;
     int64_t own = getrusage(RUSAGE_THREAD, &mine) == 0 ? user_us(&mine) : 0;
-    struct gate_mark now = {
-        .ms = now_ms(),
-        .user_us = user_us(ru) - own,
-        .sectors_read = ru->ru_inblock,
-    };
-    bool marked = atomic_load_explicit(&S.marked, memory_order_relaxed);
-    if (atomic_load_explicit(&A.scattered, memory_order_relaxed)) {
-        /* 4 KiB reads: the samples stay, and faults of 4 KiB say nothing */
-        if (!marked) {
-            set_marked(true);
-            forget_samples();
-        }
-        S.gate_marks = 0;
-        return;
-    }
-    const struct gate_mark *newest = &S.gate[(S.gate_at + GATE_STEPS - 1) % GATE_STEPS];
-    if (S.gate_marks && now.ms - newest->ms < GATE_STEP_MS)
-        return;
+    struct gate_mark now = {ms, user_us(ru) - own, ru->ru_inblock};
     const struct gate_mark *oldest = &S.gate[S.gate_at];
     long reads = (now.sectors_read - oldest->sectors_read) / READ_SECTORS;
-    int64_t user = now.user_us - oldest->user_us;
-    if (S.gate_marks == GATE_STEPS && reads >= GATE_READS) {
-        bool scattered = user < reads * GATE_US;
-        if (scattered != marked) {
-            TRACE(scattered ? "gate-open" : "gate-shut", user / reads);
-            set_marked(scattered);
-            forget_samples();
-        }
-    }
+    if (S.gate_marks == GATE_STEPS && reads >= GATE_READS)
+        set_marked(now.user_us - oldest->user_us < reads * GATE_US);
     S.gate[S.gate_at] = now;
     S.gate_at = (S.gate_at + 1) % GATE_STEPS;
     if (S.gate_marks < GATE_STEPS)
