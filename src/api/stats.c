@@ -151,7 +151,9 @@ FSMEM_API void fsmem_print_stats(int fd)
         msg_str(&m, " reads at exit, switched ");
         msg_u64(&m, su.switches);
         msg_str(&m, su.switches == 1 ? " time" : " times");
-        msg_str(&m, "; sampled ");
+        msg_str(&m, " (");
+        msg_u64(&m, su.undone);
+        msg_str(&m, " undone by a pass within 2 s); sampled ");
         msg_u64(&m, su.splits);
         msg_str(&m, su.splits == 1 ? " time" : " times");
         msg_str(&m, ", blocks read back: ");

@@ -52,12 +52,18 @@
  * program that turns to scattered touches so pays 2 MiB reads for a
  * second or so more.
  *
- * Under 2 MiB reads, run_needed scattered verdicts in a row switch the
- * whole file heap to 4 KiB reads. Programs that sweep arrays also touch
- * blocks sparsely for a while (PhyML: runs of up to 58 scattered blocks
- * among 4,256, of which 43% used fewer than 17 pages), so the first
- * switch takes RUN_FIRST and every switch that a pass undoes within
- * SHORT_MS doubles the count. Under 4 KiB reads, one swept sample, or
+ * Under 2 MiB reads, the whole file heap switches to 4 KiB reads on the
+ * gate's word alone until a pass has undone a switch: a window that
+ * looks scattered is rare in passes, and waiting for verdicts as well
+ * cost random touches half a second more of 2 MiB reads (sixteen
+ * verdicts, each given when its block is evicted). A wrong switch costs
+ * a pass the tenth of a second or so that watch_sweeps takes to see it,
+ * and the page cache the switch drops. After one, run_needed scattered
+ * verdicts in a row are needed too. Programs that sweep arrays also
+ * touch blocks sparsely for a while (PhyML: runs of up to 58 scattered
+ * blocks among 4,256, of which 43% used fewer than 17 pages), so that
+ * count starts at RUN_FIRST and every switch that a pass undoes within
+ * SHORT_MS doubles it. Under 4 KiB reads, one swept sample, or
  * any file block (watch_sweeps) caught gaining DENSE_PAGES pages between
  * two looks, switches back at once: a pass at 4 KiB a fault is the
  * costly mistake.
@@ -86,7 +92,7 @@
 #define MAX_SAMPLES 256
 #define TICK_MS 20
 #define DENSE_PAGES 128
-#define RUN_FIRST 16             /* scattered verdicts in a row for the first switch */
+#define RUN_FIRST 16             /* scattered verdicts in a row, once the gate is not enough */
 #define RUN_MOST 1024
 #define SHORT_MS 2000            /* 4 KiB reads ended sooner: the switch was a mistake */
 #define WATCH_BLOCKS 256         /* blocks read per tick under 4 KiB reads */
@@ -121,14 +127,14 @@ static struct {
     uint16_t last[MAX_SAMPLES * 2];     /* UNSEEN: not read since a reset */
     uint16_t peak[MAX_SAMPLES * 2];     /* most pages mapped since it came back; 0: not back */
     unsigned run;                /* scattered verdicts in a row */
-    unsigned run_needed;         /* ... that switch to 4 KiB reads */
+    unsigned run_needed;         /* ... that switch to 4 KiB reads; RUN_FIRST: the gate's word does */
     uint64_t page_by_page_since; /* ms, when 4 KiB reads began */
     /* Under 4 KiB reads, every file block's mapped pages when last read
      * (mmap'd by the thread, one per block of the reservation), and where
      * the next tick's window starts. */
     uint16_t *watched;
     size_t nwatched, watch_at;
-    _Atomic uint64_t switches, splits, swept, scattered;
+    _Atomic uint64_t switches, undone, splits, swept, scattered;
     _Atomic bool ran;
 } S = {.stride_shift = MIN_STRIDE_SHIFT, .pagemap = -1, .run_needed = RUN_FIRST};
 
@@ -241,10 +247,12 @@ static bool flip(bool page_by_page)
     uint64_t now = now_ms();
     if (page_by_page) {
         S.page_by_page_since = now;
-    } else if (now - S.page_by_page_since < SHORT_MS && S.run_needed < RUN_MOST) {
+    } else if (now - S.page_by_page_since < SHORT_MS) {
         /* Scattered touches that a pass follows so soon are part of the
          * pass's program: ask for more of them next time. */
-        S.run_needed *= 2;
+        atomic_fetch_add_explicit(&S.undone, 1, memory_order_relaxed);
+        if (S.run_needed < RUN_MOST)
+            S.run_needed *= 2;
     }
     forget_samples();
     for (size_t b = 0; b < S.nwatched; b++)
@@ -364,7 +372,8 @@ static int64_t user_us(const struct rusage *ru)
 }
 
 /* Splits the samples while the program's faults look scattered, joins
- * them again once they do not (see the top of this file). Every
+ * them again once they do not, and switches to 4 KiB reads on its own
+ * while no switch has been undone (see the top of this file). Every
  * GATE_STEP_MS the window of the last GATE_STEPS steps is judged. */
 static void update_gate(const struct rusage *ru)
 {
@@ -385,8 +394,13 @@ static void update_gate(const struct rusage *ru)
     struct gate_mark now = {ms, user_us(ru) - own, ru->ru_inblock};
     const struct gate_mark *oldest = &S.gate[S.gate_at];
     long reads = (now.sectors_read - oldest->sectors_read) / READ_SECTORS;
-    if (S.gate_marks == GATE_STEPS && reads >= GATE_READS)
-        set_marked(now.user_us - oldest->user_us < reads * GATE_US);
+    if (S.gate_marks == GATE_STEPS && reads >= GATE_READS) {
+        bool scattered = now.user_us - oldest->user_us < reads * GATE_US;
+        TRACE("window-us-a-read", (now.user_us - oldest->user_us) / reads);
+        set_marked(scattered);
+        if (scattered && S.run_needed == RUN_FIRST)
+            flip(true);
+    }
     S.gate[S.gate_at] = now;
     S.gate_at = (S.gate_at + 1) % GATE_STEPS;
     if (S.gate_marks < GATE_STEPS)
@@ -448,6 +462,7 @@ void sampler_usage(struct sampler_usage *u)
     u->ran = atomic_load_explicit(&S.ran, memory_order_relaxed);
     u->page_by_page = atomic_load_explicit(&A.scattered, memory_order_relaxed);
     u->switches = atomic_load_explicit(&S.switches, memory_order_relaxed);
+    u->undone = atomic_load_explicit(&S.undone, memory_order_relaxed);
     u->splits = atomic_load_explicit(&S.splits, memory_order_relaxed);
     u->swept = atomic_load_explicit(&S.swept, memory_order_relaxed);
     u->scattered = atomic_load_explicit(&S.scattered, memory_order_relaxed);

@@ -30,6 +30,7 @@ struct sampler_usage {
     bool ran;               /* the thread has run in this process */
     bool page_by_page;      /* 4 KiB reads now */
     uint64_t switches;
+    uint64_t undone;        /* switches to 4 KiB reads that a pass undid within 2 s */
     uint64_t splits;        /* times the samples were split (update_gate) */
     uint64_t swept, scattered;   /* sampled blocks judged each way */
 };
