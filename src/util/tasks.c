@@ -1,0 +1,137 @@
+#include "util/tasks.h"
+
+#include <dirent.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Reads a small /proc file into buf (NUL-terminated); false on failure. */
+static bool read_small(int dir, const char *name, char *buf, size_t size)
+{
+    int fd = openat(dir, name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, size - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    return true;
+}
+
+static uint64_t parse_u64(const char **s)
+{
+    uint64_t v = 0;
+    while (**s >= '0' && **s <= '9')
+        v = v * 10 + (uint64_t)(*(*s)++ - '0');
+    return v;
+}
+
+/* Whether the command in stat ("tid (name) ...") names one of fsmem's
+ * service threads. */
+static bool is_fsmem_thread(const char *stat)
+{
+    static const char prefix[] = "(fsmem-";
+    const char *p = stat;
+    while (*p && *p != '(')
+        p++;
+    for (size_t i = 0; prefix[i]; i++)
+        if (p[i] != prefix[i])
+            return false;
+    return true;
+}
+
+/* utime is the 14th field of stat; the 2nd, the command, may hold spaces
+ * and parentheses, so counting starts after its last ')'. */
+static bool parse_utime(const char *stat, uint64_t *ticks)
+{
+    const char *s = NULL;
+    for (const char *p = stat; *p; p++)
+        if (*p == ')')
+            s = p + 1;
+    if (!s)
+        return false;
+    for (int field = 2; field < 14; field++) {
+        while (*s == ' ')
+            s++;
+        if (field < 13) {
+            while (*s && *s != ' ')
+                s++;
+            if (!*s)
+                return false;
+        }
+    }
+    if (*s < '0' || *s > '9')
+        return false;
+    *ticks = parse_u64(&s);
+    return true;
+}
+
+static bool parse_read_bytes(const char *io, uint64_t *bytes)
+{
+    static const char key[] = "read_bytes: ";
+    for (const char *p = io; *p; p++) {
+        if ((p == io || p[-1] == '\n')) {
+            size_t i = 0;
+            while (key[i] && p[i] == key[i])
+                i++;
+            if (!key[i]) {
+                const char *s = p + i;
+                *bytes = parse_u64(&s);
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+int tasks_read(struct task_counters *out, int max)
+{
+    static long tick_us;
+    if (!tick_us) {
+        long hz = sysconf(_SC_CLK_TCK);
+        tick_us = hz > 0 ? 1000000 / hz : 10000;
+    }
+    int dir = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+        return -1;
+    int count = 0;
+    char ents[2048];
+    long n;
+    while (count < max && (n = syscall(SYS_getdents64, dir, ents, sizeof ents)) > 0) {
+        for (long off = 0; off < n && count < max;) {
+            struct dirent64 *d = (struct dirent64 *)(ents + off);
+            off += d->d_reclen;
+            const char *name = d->d_name;
+            if (*name < '1' || *name > '9')
+                continue;
+            const char *s = name;
+            int tid = (int)parse_u64(&s);
+            /* "<tid>/stat" and "<tid>/io", relative to the task directory */
+            char path[32], text[1024];
+            size_t len = 0;
+            while (name[len] && len < 16)
+                len++;
+            for (size_t i = 0; i < len; i++)
+                path[i] = name[i];
+            struct task_counters *t = &out[count];
+            t->tid = tid;
+            uint64_t ticks;
+            const char *stat = "/stat", *io = "/io";
+            for (size_t i = 0; i <= 5; i++)
+                path[len + i] = stat[i];
+            if (!read_small(dir, path, text, sizeof text) || is_fsmem_thread(text) ||
+                !parse_utime(text, &ticks))
+                continue;   /* fsmem's, or the thread has gone */
+            for (size_t i = 0; i <= 3; i++)
+                path[len + i] = io[i];
+            if (!read_small(dir, path, text, sizeof text) || !parse_read_bytes(text, &t->read_bytes))
+                continue;
+            t->user_us = ticks * (uint64_t)tick_us;
+            count++;
+        }
+    }
+    close(dir);
+    return count;
+}

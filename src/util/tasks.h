@@ -1,0 +1,22 @@
+/* The process's threads as /proc/self/task shows them: user time and
+ * bytes read from disk per thread. The sampler judges a thread that
+ * faults at random beside threads that compute, which the process's
+ * totals would mix. No allocation and no stdio: the caller may be any
+ * thread of fsmem's. */
+#ifndef FSMEM_UTIL_TASKS_H
+#define FSMEM_UTIL_TASKS_H
+
+#include <stdint.h>
+
+struct task_counters {
+    int tid;
+    uint64_t user_us;       /* in steps of a clock tick (10 ms on Linux) */
+    uint64_t read_bytes;    /* what the thread caused to be read from disk */
+};
+
+/* Fills out[0..max) with the program's threads, fsmem's own (named
+ * "fsmem-...") left out, and returns how many it filled; -1 when /proc
+ * cannot be read. Threads beyond max are left out. */
+int tasks_read(struct task_counters *out, int max);
+
+#endif

@@ -1,0 +1,73 @@
+/* Per-thread counters from /proc/self/task: every thread of the program
+ * is listed with its own user time, however odd its name; fsmem's
+ * service threads (named "fsmem-...") are not. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "util/tasks.h"
+
+static atomic_int stop;
+static atomic_int spinner_tid, service_tid;
+
+static void *spin(void *unused)
+{
+    (void)unused;
+    atomic_store(&spinner_tid, (int)syscall(SYS_gettid));
+    volatile unsigned long x = 0;
+    while (!atomic_load(&stop))
+        x++;
+    return NULL;
+}
+
+static void *idle(void *unused)
+{
+    (void)unused;
+    atomic_store(&service_tid, (int)syscall(SYS_gettid));
+    while (!atomic_load(&stop))
+        usleep(1000);
+    return NULL;
+}
+
+static const struct task_counters *find(const struct task_counters *t, int n, int tid)
+{
+    for (int i = 0; i < n; i++)
+        if (t[i].tid == tid)
+            return &t[i];
+    return NULL;
+}
+
+int main(void)
+{
+    pthread_t a, b;
+    CHECK(pthread_create(&a, NULL, spin, NULL) == 0);
+    CHECK(pthread_create(&b, NULL, idle, NULL) == 0);
+    pthread_setname_np(a, "odd) (name 1 2");
+    pthread_setname_np(b, "fsmem-service");
+    while (!atomic_load(&spinner_tid) || !atomic_load(&service_tid))
+        usleep(1000);
+
+    struct task_counters before[8], after[8];
+    int n0 = tasks_read(before, 8);
+    struct timespec ts = {0, 300 * 1000000L};
+    nanosleep(&ts, NULL);
+    int n1 = tasks_read(after, 8);
+    CHECK(n0 == 2 && n1 == 2);   /* main and the spinner */
+    int self = (int)syscall(SYS_gettid);
+    CHECK(find(after, n1, self) != NULL);
+    CHECK(find(after, n1, atomic_load(&service_tid)) == NULL);
+    const struct task_counters *s0 = find(before, n0, atomic_load(&spinner_tid));
+    const struct task_counters *s1 = find(after, n1, atomic_load(&spinner_tid));
+    CHECK(s0 && s1);
+    if (s0 && s1)   /* 300 ms spinning: at least 100 ms of user time */
+        CHECK(s1->user_us >= s0->user_us + 100000);
+    CHECK(tasks_read(after, 1) == 1);   /* no more than asked for */
+
+    atomic_store(&stop, 1);
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    return check_done("tasks");
+}
