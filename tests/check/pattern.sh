@@ -6,6 +6,8 @@
 #     passed over, where 4 KiB reads would take 256), the random
 #     touches, once fsmem has seen them, the page touched (at most 16 KiB
 #     a fault on average over the second half).
+#   default, random touches beside a thread that computes in memory:
+#     the same, judged on the touching thread's own figures.
 #   FSMEM_PAGING=passes: the same program; the random touches read 2 MiB
 #     a fault too.
 #   FSMEM_PAGING=random: random touches read the page touched.
@@ -29,14 +31,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# run PAGING HEAP_MIB LIMIT_MIB TOUCHES PASSES: pattern in a fresh
+# run PAGING HEAP_MIB LIMIT_MIB TOUCHES PASSES [BUSY]: pattern in a fresh
 # cgroup, fsmem's summary at exit in the output.
 run() {
     local paging=$1 mib=$2 limit=$3 status
     cgroup_remove "$cg"
     cg=$(cgroup_make pattern $((limit << 20))) || skip "$cg"
     cgroup_run "$cg" env LD_PRELOAD="$BUILD/libfsmem.so" FSMEM_RAM=0 FSMEM_DIR="$dir" \
-        FSMEM_STATS=stderr FSMEM_PAGING="$paging" "$BUILD/tests/pattern" "$mib" "$4" "$5" \
+        FSMEM_STATS=stderr FSMEM_PAGING="$paging" "$BUILD/tests/pattern" "$mib" "$4" "$5" ${6:-} \
         >"$dir.out" 2>&1
     status=$?
     sed 's/^/  /' "$dir.out"
@@ -70,6 +72,13 @@ auto_kib=$(value scatter KiB)
 [ "$auto_kib" -le 16 ] ||
     fail "by default, random touches between passes read $auto_kib KiB a fault (4 expected once seen)"
 
+note "default paging, random touches while another thread computes"
+run "" 1024 256 4000 0 1
+busy_kib=$(value scatter KiB)
+[ -n "$busy_kib" ] || fail "pattern printed no figures"
+[ "$busy_kib" -le 16 ] ||
+    fail "by default, random touches beside a busy thread read $busy_kib KiB a fault (4 expected once seen)"
+
 note "FSMEM_PAGING=passes: the same program"
 run passes 1024 256 2000 1
 passes_of "FSMEM_PAGING=passes"
@@ -84,4 +93,4 @@ scatter_kib=$(value scatter KiB)
 [ -n "$scatter_kib" ] || fail "pattern printed no figures"
 [ "$scatter_kib" -le 16 ] ||
     fail "with FSMEM_PAGING=random, random touches read $scatter_kib KiB a fault (4 expected)"
-echo "pattern: a random touch read $auto_kib KiB by default (auto), $passes_kib KiB with FSMEM_PAGING=passes (passes: $auto_fpm and $pass_fpm faults per MiB), $scatter_kib KiB with FSMEM_PAGING=random"
+echo "pattern: a random touch read $auto_kib KiB by default (auto), $busy_kib KiB beside a busy thread, $passes_kib KiB with FSMEM_PAGING=passes (passes: $auto_fpm and $pass_fpm faults per MiB), $scatter_kib KiB with FSMEM_PAGING=random"

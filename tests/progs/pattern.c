@@ -1,11 +1,12 @@
 /* pattern: how much a fault reads back from disk, per access pattern.
  *
- *   pattern HEAP_MIB TOUCHES PASSES
+ *   pattern HEAP_MIB TOUCHES PASSES [BUSY]
  *
  * Run preloaded with FSMEM_RAM=0 in a memory cgroup well below HEAP_MIB.
  * Fills a heap of 1 MiB blocks, then:
  *   pass     reads every page in order (skipped when PASSES is 0)
- *   scatter  TOUCHES read-modify-writes of one word on a random page
+ *   scatter  TOUCHES read-modify-writes of one word on a random page,
+ *            while BUSY more threads (default 0) compute in memory
  *   pass     reads every page in order again (skipped when PASSES is 0)
  * and prints, per phase, over its second half (after the switch from the
  * phase before has settled): the major faults, the bytes read from disk
@@ -14,6 +15,9 @@
  * FSMEM_PAGING and a checksum. Exits 0, 1 on an error, 77 when fsmem is
  * not preloaded. */
 #include <dlfcn.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +60,19 @@ static void report(const char *phase, struct mark a, struct mark b, long mib)
     printf("\n");
 }
 
+static atomic_bool scattered_done;
+
+/* A thread that computes without touching the heap, as a program's
+ * worker threads do while another looks things up. */
+static void *busy(void *unused)
+{
+    (void)unused;
+    volatile uint64_t x = 1;
+    while (!atomic_load_explicit(&scattered_done, memory_order_relaxed))
+        x = x * 6364136223846793005ULL + 1;
+    return NULL;
+}
+
 static uint64_t pass(unsigned char **blocks, long n, const char *name)
 {
     uint64_t sum = 0;
@@ -72,8 +89,8 @@ static uint64_t pass(unsigned char **blocks, long n, const char *name)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: pattern HEAP_MIB TOUCHES PASSES\n");
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: pattern HEAP_MIB TOUCHES PASSES [BUSY]\n");
         return 1;
     }
     int (*get_settings)(struct fsmem_settings *) =
@@ -84,6 +101,10 @@ int main(int argc, char **argv)
         return 77;
     }
     long n = atol(argv[1]), touches = atol(argv[2]), passes = atol(argv[3]);
+    int nbusy = argc == 5 ? atoi(argv[4]) : 0;
+    pthread_t busy_threads[8];
+    if (nbusy < 0 || nbusy > 8)
+        return 1;
     unsigned char **blocks = malloc((size_t)n * sizeof *blocks);
     if (!blocks || n < 2 || touches < 2)
         return 1;
@@ -97,6 +118,9 @@ int main(int argc, char **argv)
     }
     uint64_t sum = passes ? pass(blocks, n, "pass") : 0;
 
+    for (int i = 0; i < nbusy; i++)
+        if (pthread_create(&busy_threads[i], NULL, busy, NULL) != 0)
+            return 1;
     uint64_t x = 0x9e3779b97f4a7c15ULL;
     struct mark half = {0, 0};
     for (long t = 0; t < touches; t++) {
@@ -108,6 +132,9 @@ int main(int argc, char **argv)
         *p += 1;
     }
     report("scatter", half, mark_now(), 0);
+    atomic_store(&scattered_done, true);
+    for (int i = 0; i < nbusy; i++)
+        pthread_join(busy_threads[i], NULL);
 
     if (passes)
         sum += pass(blocks, n, "pass again");
