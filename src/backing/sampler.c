@@ -336,7 +336,11 @@ static bool scan_samples(void)
  * reach a sample. A block mapped whole is no sweep: a 2 MiB folio that
  * outlived the switch (dirty again before it could be dropped) is still
  * mapped by one entry when touched, whatever MADV_NOHUGEPAGE says; a
- * sweep at 4 KiB a fault takes several ticks and is caught halfway. */
+ * sweep at 4 KiB a fault takes several ticks and is caught halfway.
+ * Nor is a block cached whole but mapped in part, as the samples'
+ * verdicts already hold: random touches on a leftover 2 MiB folio map
+ * 16 pages each, and a handful between two looks add up to a "sweep"
+ * that reads nothing. */
 static void watch_sweeps(void)
 {
     uintptr_t first = block_of(arena.ram_end), end = file_blocks_end();
@@ -351,7 +355,7 @@ static void watch_sweeps(void)
         if (pages < 0)
             return;
         if (S.watched[b] != UNSEEN && pages >= S.watched[b] + DENSE_PAGES &&
-            pages < BLOCK_PAGES) {
+            pages < BLOCK_PAGES && !cached_whole(block_addr(first + b))) {
             TRACE("watched-sweep", pages - S.watched[b]);
             atomic_fetch_add_explicit(&S.swept, 1, memory_order_relaxed);
             flip(false);
