@@ -107,14 +107,12 @@
 #define GATE_STEPS 4             /* ... over a window of this many steps */
 #define GATE_READS 32            /* ... holding this many 2 MiB reads */
 #define GATE_US 20               /* user time per read below which the samples are split */
-#define READ_SECTORS 4096        /* a 2 MiB read, in getrusage's 512-byte blocks */
 #define GATE_TASKS 64            /* threads judged one by one, at most */
 
-/* Counters of the whole process at one tick of the sampler. */
+/* A program's (or one thread's) counters at one step of the gate. */
 struct gate_mark {
-    uint64_t ms;
     int64_t user_us;
-    long sectors_read;
+    int64_t read_bytes;     /* read from disk */
 };
 
 static void *watch(void *unused);
@@ -125,12 +123,13 @@ static struct {
     _Atomic bool marked;             /* the samples are split now (see update_gate) */
     struct gate_mark gate[GATE_STEPS];   /* the process's counters GATE_STEP_MS apart */
     unsigned gate_at, gate_marks;        /* the oldest mark; how many are set */
+    uint64_t gate_ms;                    /* when the newest was taken */
     /* The same per thread, at the same steps, while the process has
      * more than one thread besides this one. */
     struct {
-        int tid;
+        int tid;                         /* 0: a free slot */
         unsigned marks;
-        uint64_t user_us[GATE_STEPS], read_bytes[GATE_STEPS];
+        struct gate_mark mark[GATE_STEPS];
     } task[GATE_TASKS];
     int pagemap;
     /* The thread's view of the samples, reset when the stride or the
@@ -384,10 +383,23 @@ static void set_marked(bool marked)
     forget_samples();
 }
 
+/* 2 MiB reads between two marks. */
+static long reads_between(const struct gate_mark *from, const struct gate_mark *to)
+{
+    return (long)((to->read_bytes - from->read_bytes) >> BLOCK_SHIFT);
+}
+
+/* Whether a window looks scattered: at least GATE_READS 2 MiB reads,
+ * with under GATE_US of user time each. */
+static bool looks_scattered(const struct gate_mark *from, const struct gate_mark *to)
+{
+    long reads = reads_between(from, to);
+    return reads >= GATE_READS && to->user_us - from->user_us < (int64_t)reads * GATE_US;
+}
+
 /* Notes every thread's counters at this step (slot S.gate_at) and tells
- * whether one of them has looked scattered over the window: it read at
- * least GATE_READS blocks of 2 MiB with under GATE_US of user time each.
- * The process's totals miss such a thread when others compute. */
+ * whether one of them has looked scattered over the window. The
+ * process's totals miss such a thread when others compute. */
 static bool some_task_scattered(void)
 {
     struct task_counters now[GATE_TASKS];
@@ -398,38 +410,39 @@ static bool some_task_scattered(void)
             S.task[i].tid = 0;
         return false;
     }
-    bool kept[GATE_TASKS] = {false}, scattered = false;
+    /* Threads seen before keep their slots; new ones take the slots of
+     * threads that have gone. */
+    int slot[GATE_TASKS];
+    bool kept[GATE_TASKS] = {false};
     for (int k = 0; k < n; k++) {
-        int slot = -1;
-        for (int i = 0; i < GATE_TASKS && slot < 0; i++)
-            if (S.task[i].tid == now[k].tid && !kept[i])
-                slot = i;
-        if (slot < 0) {
-            /* a thread not seen before takes a slot no thread of this
-             * step has: one that has exited */
-            for (int i = 0; i < GATE_TASKS && slot < 0; i++) {
-                bool taken = kept[i];
-                for (int j = 0; j < n && !taken; j++)
-                    taken = S.task[i].tid == now[j].tid;
-                if (!taken)
-                    slot = i;
-            }
-            if (slot < 0)
+        slot[k] = -1;
+        for (int i = 0; i < GATE_TASKS && slot[k] < 0; i++)
+            if (S.task[i].tid == now[k].tid)
+                slot[k] = i;
+        if (slot[k] >= 0)
+            kept[slot[k]] = true;
+    }
+    bool scattered = false;
+    int free_slot = 0;
+    for (int k = 0; k < n; k++) {
+        if (slot[k] < 0) {
+            while (free_slot < GATE_TASKS && kept[free_slot])
+                free_slot++;
+            if (free_slot == GATE_TASKS)
                 continue;
-            S.task[slot].tid = now[k].tid;
-            S.task[slot].marks = 0;
+            slot[k] = free_slot;
+            kept[free_slot] = true;
+            S.task[free_slot].tid = now[k].tid;
+            S.task[free_slot].marks = 0;
         }
-        kept[slot] = true;
-        uint64_t *user = S.task[slot].user_us, *read = S.task[slot].read_bytes;
-        if (S.task[slot].marks == GATE_STEPS) {
-            uint64_t reads = (now[k].read_bytes - read[S.gate_at]) >> BLOCK_SHIFT;
-            if (reads >= GATE_READS && now[k].user_us - user[S.gate_at] < reads * GATE_US)
-                scattered = true;
-        }
-        user[S.gate_at] = now[k].user_us;
-        read[S.gate_at] = now[k].read_bytes;
-        if (S.task[slot].marks < GATE_STEPS)
-            S.task[slot].marks++;
+        struct gate_mark mark = {(int64_t)now[k].user_us, (int64_t)now[k].read_bytes};
+        struct gate_mark *marks = S.task[slot[k]].mark;
+        unsigned *count = &S.task[slot[k]].marks;
+        if (*count == GATE_STEPS && looks_scattered(&marks[S.gate_at], &mark))
+            scattered = true;
+        marks[S.gate_at] = mark;
+        if (*count < GATE_STEPS)
+            (*count)++;
     }
     return scattered;
 }
@@ -454,25 +467,25 @@ static void update_gate(const struct rusage *ru)
         return;
     }
     uint64_t ms = now_ms();
-    const struct gate_mark *newest = &S.gate[(S.gate_at + GATE_STEPS - 1) % GATE_STEPS];
-    if (S.gate_marks && ms - newest->ms < GATE_STEP_MS)
+    if (S.gate_marks && ms - S.gate_ms < GATE_STEP_MS)
         return;
     /* Both user times are estimates that Linux keeps monotonic; their
      * difference is not, and a window's may come out below zero. */
     struct rusage mine;
     int64_t own = getrusage(RUSAGE_THREAD, &mine) == 0 ? user_us(&mine) : 0;
-    struct gate_mark now = {ms, user_us(ru) - own, ru->ru_inblock};
+    struct gate_mark now = {user_us(ru) - own, (int64_t)ru->ru_inblock * 512};
     const struct gate_mark *oldest = &S.gate[S.gate_at];
-    long reads = (now.sectors_read - oldest->sectors_read) / READ_SECTORS;
+    long reads = reads_between(oldest, &now);
     bool task_scattered = some_task_scattered();
     if (S.gate_marks == GATE_STEPS && reads >= GATE_READS) {
-        bool scattered = now.user_us - oldest->user_us < reads * GATE_US || task_scattered;
+        bool scattered = looks_scattered(oldest, &now) || task_scattered;
         TRACE("window-us-a-read", (now.user_us - oldest->user_us) / reads);
         set_marked(scattered);
         if (scattered && S.run_needed == RUN_FIRST)
             flip(true);
     }
     S.gate[S.gate_at] = now;
+    S.gate_ms = ms;
     S.gate_at = (S.gate_at + 1) % GATE_STEPS;
     if (S.gate_marks < GATE_STEPS)
         S.gate_marks++;
