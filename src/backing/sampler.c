@@ -79,7 +79,8 @@
  * block per tick (and of WATCH_BLOCKS more under 4 KiB reads). Always,
  * while the process faults: a getrusage a tick and, every GATE_STEP_MS,
  * one more and a stat and an io file per thread (of up to GATE_TASKS
- * threads). A program that gives paging advice of its own
+ * threads); after QUIET_TICKS without a major fault, a getrusage every
+ * QUIET_TICK_MS. A program that gives paging advice of its own
  * (fsmem_advise) is taken at its word: the thread stops switching. */
 #include "backing/sampler.h"
 
@@ -97,6 +98,8 @@
 #define MIN_STRIDE_SHIFT 4       /* one block in 16 */
 #define MAX_SAMPLES 256
 #define TICK_MS 20
+#define QUIET_TICKS 50           /* ticks without a major fault before ... */
+#define QUIET_TICK_MS 200        /* ... the thread looks this seldom */
 #define DENSE_PAGES 128
 #define RUN_FIRST 16             /* scattered verdicts in a row, once the gate is not enough */
 #define RUN_MOST 1024
@@ -512,16 +515,23 @@ static void *watch(void *unused)
     }
     atomic_store_explicit(&S.ran, true, memory_order_relaxed);
     long faults = -1;
+    unsigned quiet = 0;   /* ticks in a row without a major fault */
     while (!atomic_load_explicit(&A.advised, memory_order_relaxed)) {
         struct rusage ru;
         if (getrusage(RUSAGE_SELF, &ru) == 0 && ru.ru_majflt != faults) {
             faults = ru.ru_majflt;
+            quiet = 0;
             update_gate(&ru);
             bool sampled = atomic_load_explicit(&S.marked, memory_order_relaxed);
             if (!(sampled && scan_samples()) && atomic_load_explicit(&A.scattered, memory_order_relaxed))
                 watch_sweeps();
+        } else if (quiet < QUIET_TICKS) {
+            quiet++;
         }
-        struct timespec ts = {0, TICK_MS * 1000000L};
+        /* A program that computes on what it has, or sleeps, should not
+         * be woken 50 times a second for nothing. */
+        long ms = quiet < QUIET_TICKS ? TICK_MS : QUIET_TICK_MS;
+        struct timespec ts = {0, ms * 1000000L};
         nanosleep(&ts, NULL);
     }
     close(S.pagemap);

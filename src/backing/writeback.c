@@ -15,8 +15,17 @@
  * watches the cgroup's page cache: when less than a tenth of the limit
  * (8-64 MiB) of it is clean and some is dirty, it starts writeback of the
  * backing files (sync_file_range, which does not wait), so that pages
- * come clean before reclaim has to find them. It reads the cgroup's memory.stat every 5 ms
- * while the cache holds dirty pages, every 20 ms otherwise. Cgroup v2
+ * come clean before reclaim has to find them. It reads the cgroup's
+ * memory.stat every 5 ms while the cache holds dirty pages, every 20 ms
+ * otherwise. When the last read found clean pages to spare (CALM_MARGIN
+ * above the floor) or nothing to write, it reads again only once the
+ * process has taken a page fault: a page of ours turns dirty only through
+ * a fault (writeback write-protects the pages it cleans). So a process
+ * that computes on resident memory or waits costs a getrusage every
+ * 20 ms, not a memory.stat every 5. A fault stuck in reclaim has not
+ * counted yet; the margin is for what such faults may take, and a read
+ * that finds no fault since the last one and less clean than that starts
+ * writeback. Cgroup v2
  * throttles each cgroup's dirty pages itself, and a process under no v1
  * limit has the machine's dirty limits: neither gets the thread.
  *
@@ -27,6 +36,7 @@
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +46,7 @@
 #define MIB (UINT64_C(1) << 20)
 #define BUSY_MS 5
 #define IDLE_MS 20
+#define CALM_MARGIN (16 * MIB)
 
 static void *watch(void *unused);
 struct service fsm_writeback = SERVICE_INIT(watch, "fsmem-writeback");
@@ -74,10 +85,27 @@ static void start_writeback(void)
     atomic_fetch_add_explicit(&W.kicks, 1, memory_order_relaxed);
 }
 
+/* Page faults of the whole process so far, or -1. */
+static long faults_so_far(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_minflt + ru.ru_majflt : -1;
+}
+
 static void *watch(void *unused)
 {
     char buf[4096];
+    long seen = -1;
+    bool calm = false;   /* the last read found no writeback needed soon */
     for (;;) {
+        long faults = faults_so_far();
+        bool faulted = faults != seen || faults < 0;
+        if (calm && !faulted) {
+            struct timespec ts = {0, IDLE_MS * 1000000L};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        seen = faults;
         ssize_t n = pread(W.stat_fd, buf, sizeof buf - 1, 0);
         if (n <= 0)
             break;   /* the cgroup is gone */
@@ -88,8 +116,13 @@ static void *watch(void *unused)
         uint64_t under = stat_field(buf, "\ntotal_writeback ");
         bool known = cache != UINT64_MAX && dirty != UINT64_MAX && under != UINT64_MAX;
         uint64_t clean = known && cache > dirty + under ? cache - dirty - under : 0;
-        if (known && clean < W.clean_floor && dirty >= MIB)
+        /* No fault since the last read: the program waits, or a fault
+         * of it is stuck in reclaim. Either way a good time to write
+         * back until calm, which ends the reads. */
+        uint64_t want = W.clean_floor + (faulted ? 0 : CALM_MARGIN);
+        if (known && clean < want && dirty >= MIB)
             start_writeback();
+        calm = known && (clean >= W.clean_floor + CALM_MARGIN || dirty < MIB);
         long ms = known && dirty + under > 0 ? BUSY_MS : IDLE_MS;
         struct timespec ts = {0, ms * 1000000L};
         nanosleep(&ts, NULL);
