@@ -9,6 +9,7 @@
 #include "api/api.h"
 #include "backing/arena.h"
 #include "backing/sampler.h"
+#include "backing/trail.h"
 #include "backing/writeback.h"
 #include "fsmem.h"
 #include "util/msg.h"
@@ -161,6 +162,20 @@ FSMEM_API void fsmem_print_stats(int fd)
         msg_str(&m, " swept, ");
         msg_u64(&m, su.scattered);
         msg_str(&m, " scattered");
+        msg_write(fd, &m);
+        struct trail_usage tu;
+        trail_usage(&tu);
+        msg_init(&m);
+        msg_str(&m, "fsmem:   fault trail     ");
+        if (tu.refused) {
+            msg_str(&m, "off: perf events refused (perf_event_paranoid), switching by user time alone");
+        } else {
+            msg_u64(&m, tu.runs);
+            msg_str(&m, tu.runs == 1 ? " run" : " runs");
+            msg_str(&m, " of random touches seen, up to ");
+            msg_u64(&m, tu.most_followed);
+            msg_str(&m, tu.most_followed == 1 ? " thread followed" : " threads followed");
+        }
         msg_write(fd, &m);
     }
     if (service_running(&fsm_writeback)) {

@@ -57,10 +57,18 @@
  * second or so more.
  *
  * Under 2 MiB reads, the whole file heap switches to 4 KiB reads on the
- * gate's word alone until a pass has undone a switch: a window that
- * looks scattered is rare in passes, and waiting for verdicts as well
- * cost random touches half a second more of 2 MiB reads (sixteen
- * verdicts, each given when its block is evicted). A wrong switch costs
+ * fault trail's word (trail.c), checked every tick: a thread's last
+ * TRAIL_RUN major faults in user mode all landed away from one another,
+ * little run time between them, most of them reading from disk, spread
+ * over more than the page cache holds. That takes some 40-50 ms of
+ * random touches, where the gate needs a second of them. Where the
+ * kernel refuses perf events the gate's window switches instead; there
+ * it also switches a program that read()s its input into the heap (the
+ * trail does not see the kernel's faults). A window that looks
+ * scattered is rare in passes, and waiting for verdicts as well cost
+ * random touches half a second more of 2 MiB reads (sixteen verdicts,
+ * each given when its block is evicted). Either way the switch comes
+ * until a pass has undone one. A wrong switch costs
  * a pass the tenth of a second or so that watch_sweeps takes to see it,
  * and the page cache the switch drops. After one, run_needed scattered
  * verdicts in a row are needed too. Programs that sweep arrays also
@@ -79,8 +87,10 @@
  * block per tick (and of WATCH_BLOCKS more under 4 KiB reads). Always,
  * while the process faults: a getrusage a tick and, every GATE_STEP_MS,
  * one more and a stat and an io file per thread (of up to GATE_TASKS
- * threads); after QUIET_TICKS without a major fault, a getrusage every
- * QUIET_TICK_MS. A program that gives paging advice of its own
+ * threads); per followed thread, a perf event with a two-page ring, a
+ * record per major fault, and at a tick that finds records a schedstat
+ * and an io file; after QUIET_TICKS without a major fault, a getrusage
+ * every QUIET_TICK_MS. A program that gives paging advice of its own
  * (fsmem_advise) is taken at its word: the thread stops switching. */
 #include "backing/sampler.h"
 
@@ -91,6 +101,7 @@
 #include <unistd.h>
 
 #include "backing/layout.h"
+#include "backing/trail.h"
 #include "util/tasks.h"
 
 #define BLOCK_SHIFT 21
@@ -127,6 +138,7 @@ static struct {
     struct gate_mark gate[GATE_STEPS];   /* the process's counters GATE_STEP_MS apart */
     unsigned gate_at, gate_marks;        /* the oldest mark; how many are set */
     uint64_t gate_ms;                    /* when the newest was taken */
+    uint64_t cache_room;                 /* cache_room() at that step */
     /* The same per thread, at the same steps, while the process has
      * more than one thread besides this one. */
     struct {
@@ -152,7 +164,8 @@ static struct {
     size_t nwatched, watch_at;
     _Atomic uint64_t switches, undone, splits, swept, scattered;
     _Atomic bool ran;
-} S = {.stride_shift = MIN_STRIDE_SHIFT, .pagemap = -1, .run_needed = RUN_FIRST};
+} S = {.stride_shift = MIN_STRIDE_SHIFT, .pagemap = -1, .run_needed = RUN_FIRST,
+       .cache_room = UINT64_MAX};
 
 #ifdef FSMEM_SAMPLER_TRACE
 #include <stdio.h>
@@ -403,10 +416,8 @@ static bool looks_scattered(const struct gate_mark *from, const struct gate_mark
 /* Notes every thread's counters at this step (slot S.gate_at) and tells
  * whether one of them has looked scattered over the window. The
  * process's totals miss such a thread when others compute. */
-static bool some_task_scattered(void)
+static bool some_task_scattered(const struct task_counters *now, int n)
 {
-    struct task_counters now[GATE_TASKS];
-    int n = tasks_read(now, GATE_TASKS);
     if (n <= 1) {
         /* One thread: the process's totals are its own. */
         for (int i = 0; i < GATE_TASKS; i++)
@@ -450,6 +461,17 @@ static bool some_task_scattered(void)
     return scattered;
 }
 
+/* Roughly how much of the file heap the page cache can hold: the memory
+ * limit that FSMEM_RAM=auto goes by, less the RAM tier in use. */
+static uint64_t cache_room(void)
+{
+    struct ram_budget b;
+    ram_budget_auto(&b);
+    uintptr_t ram_top = arena.top < arena.ram_end ? arena.top : arena.ram_end;
+    uint64_t ram = ram_top - arena.base;
+    return b.limit > ram ? b.limit - ram : 0;
+}
+
 static int64_t user_us(const struct rusage *ru)
 {
     return (int64_t)ru->ru_utime.tv_sec * 1000000 + ru->ru_utime.tv_usec;
@@ -463,10 +485,19 @@ static void update_gate(const struct rusage *ru)
 {
     if (atomic_load_explicit(&A.scattered, memory_order_relaxed)) {
         /* 4 KiB reads: the samples stay, and faults of 4 KiB say nothing */
+        trail_pause(true);
         set_marked(true);
         S.gate_marks = 0;
         for (int i = 0; i < GATE_TASKS; i++)
             S.task[i].marks = 0;
+        return;
+    }
+    trail_pause(false);
+    if (trail_scattered(arena.ram_end, arena.end, S.cache_room)) {
+        TRACE("trail-scattered", S.run_needed);
+        set_marked(true);
+        if (S.run_needed == RUN_FIRST)
+            flip(true);
         return;
     }
     uint64_t ms = now_ms();
@@ -479,12 +510,19 @@ static void update_gate(const struct rusage *ru)
     struct gate_mark now = {user_us(ru) - own, (int64_t)ru->ru_inblock * 512};
     const struct gate_mark *oldest = &S.gate[S.gate_at];
     long reads = reads_between(oldest, &now);
-    bool task_scattered = some_task_scattered();
+    struct task_counters tasks[GATE_TASKS];
+    int ntasks = tasks_read(tasks, GATE_TASKS);
+    S.cache_room = cache_room();
+    bool trail = trail_follow(tasks, ntasks);
+    bool task_scattered = some_task_scattered(tasks, ntasks);
     if (S.gate_marks == GATE_STEPS && reads >= GATE_READS) {
         bool scattered = looks_scattered(oldest, &now) || task_scattered;
         TRACE("window-us-a-read", (now.user_us - oldest->user_us) / reads);
         set_marked(scattered);
-        if (scattered && S.run_needed == RUN_FIRST)
+        /* With the trail, user time only splits the samples: a
+         * program reading its input into the heap looks scattered by
+         * it, and the trail tells random touches apart at once. */
+        if (scattered && S.run_needed == RUN_FIRST && !trail)
             flip(true);
     }
     S.gate[S.gate_at] = now;
@@ -534,6 +572,7 @@ static void *watch(void *unused)
         struct timespec ts = {0, ms * 1000000L};
         nanosleep(&ts, NULL);
     }
+    trail_stop();
     close(S.pagemap);
     S.pagemap = -1;
     service_stop(&fsm_sampler);
@@ -546,6 +585,7 @@ void sampler_fork_child(void)
     if (S.pagemap >= 0)
         close(S.pagemap);
     S.pagemap = -1;
+    trail_stop();
     S.seen_shift = 0;   /* the first tick resets the samples */
     S.gate_marks = 0;   /* the child's counters start from zero */
     for (int i = 0; i < GATE_TASKS; i++)

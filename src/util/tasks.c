@@ -135,3 +135,28 @@ int tasks_read(struct task_counters *out, int max)
     close(dir);
     return count;
 }
+
+bool task_work_read(int tid, struct task_work *w)
+{
+    /* "/proc/self/task/<tid>/" then "schedstat" and "io" */
+    char path[64] = "/proc/self/task/", digits[12], text[1024];
+    size_t len = 16, n = 0;
+    for (unsigned v = (unsigned)tid; v || !n; v /= 10)
+        digits[n++] = (char)('0' + v % 10);
+    while (n)
+        path[len++] = digits[--n];
+    const char *schedstat = "/schedstat", *io = "/io";
+    for (size_t i = 0; i <= 10; i++)
+        path[len + i] = schedstat[i];
+    if (!read_small(AT_FDCWD, path, text, sizeof text) || text[0] < '0' || text[0] > '9')
+        return false;
+    const char *s = text;
+    w->run_ns = (int64_t)parse_u64(&s);
+    for (size_t i = 0; i <= 3; i++)
+        path[len + i] = io[i];
+    uint64_t bytes;
+    if (!read_small(AT_FDCWD, path, text, sizeof text) || !parse_read_bytes(text, &bytes))
+        return false;
+    w->read_bytes = (int64_t)bytes;
+    return true;
+}

@@ -6,6 +6,7 @@
 #ifndef FSMEM_UTIL_TASKS_H
 #define FSMEM_UTIL_TASKS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct task_counters {
@@ -18,5 +19,16 @@ struct task_counters {
  * "fsmem-...") left out, and returns how many it filled; -1 when /proc
  * cannot be read. Threads beyond max are left out. */
 int tasks_read(struct task_counters *out, int max);
+
+/* What one thread has done so far: the time it has run, in user and
+ * system mode together (schedstat: exact, where /proc's user time comes
+ * in clock ticks), and the bytes it caused to be read from disk. */
+struct task_work {
+    int64_t run_ns;
+    int64_t read_bytes;
+};
+
+/* Fills *w for thread tid; false when it cannot be read (gone). */
+bool task_work_read(int tid, struct task_work *w);
 
 #endif

@@ -5,16 +5,21 @@
 #     again; each pass must read 2 MiB a fault (at most 8 faults per MiB
 #     passed over, where 4 KiB reads would take 256), the random
 #     touches, once fsmem has seen them, the page touched (at most 16 KiB
-#     a fault on average over the second half).
+#     a fault on average over the second half). Where the fault trail
+#     runs (perf events allowed), fsmem must see them within the first
+#     few dozen faults: at most 128 KiB a fault over the whole phase
+#     (about 60 faults of 2 MiB in 3,000).
 #   default, random touches beside a thread that computes in memory:
 #     the same, judged on the touching thread's own figures.
+#   default, with perf events refused (tests/progs/noperf): no fault
+#     trail; the gate's second of user time switches, as before.
 #   FSMEM_PAGING=passes: the same program; the random touches read 2 MiB
 #     a fault too.
 #   FSMEM_PAGING=random: random touches read the page touched.
 # Figures are over the second half of each phase. Needs a memory cgroup
 # and Linux 5.18 or later (skips otherwise).
 . "$(dirname "$0")/../lib.sh"
-need_file "$BUILD/tests/pattern" "$BUILD/libfsmem.so"
+need_file "$BUILD/tests/pattern" "$BUILD/tests/noperf" "$BUILD/libfsmem.so"
 
 kernel=$(uname -r)
 major=${kernel%%.*} rest=${kernel#*.}
@@ -32,12 +37,14 @@ cleanup() {
 trap cleanup EXIT
 
 # run PAGING HEAP_MIB LIMIT_MIB TOUCHES PASSES [BUSY]: pattern in a fresh
-# cgroup, fsmem's summary at exit in the output.
+# cgroup, fsmem's summary at exit in the output; under the command in
+# the array "wrap" when it is set.
+wrap=()
 run() {
     local paging=$1 mib=$2 limit=$3 status
     cgroup_remove "$cg"
     cg=$(cgroup_make pattern $((limit << 20))) || skip "$cg"
-    cgroup_run "$cg" env LD_PRELOAD="$BUILD/libfsmem.so" FSMEM_RAM=0 FSMEM_DIR="$dir" \
+    cgroup_run "$cg" "${wrap[@]}" env LD_PRELOAD="$BUILD/libfsmem.so" FSMEM_RAM=0 FSMEM_DIR="$dir" \
         FSMEM_STATS=stderr FSMEM_PAGING="$paging" "$BUILD/tests/pattern" "$mib" "$4" "$5" ${6:-} \
         >"$dir.out" 2>&1
     status=$?
@@ -71,6 +78,13 @@ auto_kib=$(value scatter KiB)
 [ -n "$auto_kib" ] || fail "pattern printed no figures"
 [ "$auto_kib" -le 16 ] ||
     fail "by default, random touches between passes read $auto_kib KiB a fault (4 expected once seen)"
+auto_whole=$(value "scatter whole" KiB)
+seen="by the gate (perf events refused: no fault trail)"
+if grep -q 'fault trail .* runs\? of random touches' "$dir.out"; then
+    [ "$auto_whole" -le 128 ] ||
+        fail "by default, random touches between passes read $auto_whole KiB a fault over the whole phase (the fault trail should see them within a few dozen faults)"
+    seen="by the fault trail"
+fi
 
 note "default paging, random touches while another thread computes"
 run "" 1024 256 4000 0 1
@@ -78,6 +92,17 @@ busy_kib=$(value scatter KiB)
 [ -n "$busy_kib" ] || fail "pattern printed no figures"
 [ "$busy_kib" -le 16 ] ||
     fail "by default, random touches beside a busy thread read $busy_kib KiB a fault (4 expected once seen)"
+
+note "default paging with perf events refused: the gate alone"
+wrap=("$BUILD/tests/noperf")
+run "" 1024 256 4000 1
+wrap=()
+grep -q 'fault trail *off' "$dir.out" ||
+    fail "with perf events refused, fsmem's summary does not say the fault trail is off: $(grep 'fault trail' "$dir.out")"
+passes_of "default paging, no perf events"
+gate_kib=$(value scatter KiB)
+[ "$gate_kib" -le 16 ] ||
+    fail "with perf events refused, random touches between passes read $gate_kib KiB a fault (4 expected once the gate saw them)"
 
 note "FSMEM_PAGING=passes: the same program"
 run passes 1024 256 2000 1
@@ -93,4 +118,4 @@ scatter_kib=$(value scatter KiB)
 [ -n "$scatter_kib" ] || fail "pattern printed no figures"
 [ "$scatter_kib" -le 16 ] ||
     fail "with FSMEM_PAGING=random, random touches read $scatter_kib KiB a fault (4 expected)"
-echo "pattern: a random touch read $auto_kib KiB by default (auto), $busy_kib KiB beside a busy thread, $passes_kib KiB with FSMEM_PAGING=passes (passes: $auto_fpm and $pass_fpm faults per MiB), $scatter_kib KiB with FSMEM_PAGING=random"
+echo "pattern: a random touch read $auto_kib KiB by default (auto; $auto_whole KiB over the whole phase, seen $seen), $busy_kib KiB beside a busy thread, $gate_kib KiB without perf events, $passes_kib KiB with FSMEM_PAGING=passes (passes: $auto_fpm and $pass_fpm faults per MiB), $scatter_kib KiB with FSMEM_PAGING=random"

@@ -9,7 +9,8 @@
  *            while BUSY more threads (default 0) compute in memory
  *   pass     reads every page in order again (skipped when PASSES is 0)
  * and prints, per phase, over its second half (after the switch from the
- * phase before has settled): the major faults, the bytes read from disk
+ * phase before has settled; for scatter also over the whole phase, as
+ * "scatter whole"): the major faults, the bytes read from disk
  * per fault, and for a pass the faults per MiB passed over (0.5 when
  * every fault reads 2 MiB, 256 when each reads 4 KiB); then fsmem's
  * FSMEM_PAGING and a checksum. Exits 0, 1 on an error, 77 when fsmem is
@@ -122,7 +123,7 @@ int main(int argc, char **argv)
         if (pthread_create(&busy_threads[i], NULL, busy, NULL) != 0)
             return 1;
     uint64_t x = 0x9e3779b97f4a7c15ULL;
-    struct mark half = {0, 0};
+    struct mark half = {0, 0}, start = mark_now();
     for (long t = 0; t < touches; t++) {
         if (t == touches / 2)
             half = mark_now();
@@ -131,7 +132,9 @@ int main(int argc, char **argv)
         sum += *p;
         *p += 1;
     }
-    report("scatter", half, mark_now(), 0);
+    struct mark end = mark_now();
+    report("scatter", half, end, 0);
+    report("scatter whole", start, end, 0);
     atomic_store(&scattered_done, true);
     for (int i = 0; i < nbusy; i++)
         pthread_join(busy_threads[i], NULL);

@@ -1,0 +1,297 @@
+/* The fault trail: where each thread of the program takes its major
+ * faults, for the sampler's gate (sampler.c).
+ *
+ * Linux counts page faults as software perf events: no hardware counter
+ * is needed, and an unprivileged process may sample its own threads
+ * under perf_event_paranoid 2, the kernel's default. (Distributions that
+ * set 3 refuse; the gate then goes by user time alone.) Each followed
+ * thread gets an event that writes the address of every major fault it
+ * takes in user mode into a ring of one page, which this thread reads.
+ * A fault taken inside a system call, such as read() filling the heap,
+ * is the kernel's and leaves nothing: a program that loads its input is
+ * not seen faulting at random.
+ *
+ * Per thread the trail keeps the 2 MiB blocks of its last TRAIL_RECENT
+ * faults and a run: how many faults in a row landed more than a block
+ * away from all of those. A pass faults next to where it faulted last,
+ * and so do up to TRAIL_RECENT passes interleaved (c[i] = a[i] + b[i]);
+ * random touches land anywhere. A run of TRAIL_RUN is the gate's
+ * evidence if the thread also ran little between those faults (a
+ * program that works through scattered blocks, a tree of vectors as in
+ * PhyML, mostly computes between its faults and wants its blocks whole),
+ * if most of them read from disk, and if they spread over more than the
+ * page cache can hold (PhyML has runs of faults with little work, within
+ * 100 MiB of its heap; the switch they made was undone within 0.4 s).
+ *
+ * A followed thread costs two locked pages (the ring) and a descriptor;
+ * while the heap reads 4 KiB at a fault the events are paused, since
+ * such faults are many and the gate does not look at them. */
+#include "backing/trail.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <linux/perf_event.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define TRAIL_THREADS 64
+#define TRAIL_RECENT 8
+#define TRAIL_RUN 32
+#define TRAIL_NS 500000          /* run time per fault below which a run is random touches */
+#define BLOCK_SHIFT 21
+
+#ifdef FSMEM_SAMPLER_TRACE
+#include <stdio.h>
+#endif
+
+struct followed {
+    int tid;                     /* 0: a free slot */
+    int fd;
+    struct perf_event_mmap_page *ring;
+    uint64_t recent[TRAIL_RECENT];
+    unsigned nrecent, at;
+    unsigned run;                /* faults in a row away from the recent ones */
+    uint64_t run_lo, run_hi;     /* the lowest and highest block of the run */
+    bool run_new;                /* the run began in the records being read */
+    unsigned run_base;           /* faults of the run before run_from */
+    struct task_work run_from;   /* the thread's work after the read where the run began */
+    bool run_known;              /* run_from could be read */
+};
+
+static struct {
+    bool off;                    /* the kernel refused: never again */
+    bool paused;
+    size_t page;
+    struct followed f[TRAIL_THREADS];
+    /* for trail_usage, read by other threads */
+    _Atomic bool refused;
+    _Atomic unsigned most_followed;
+    _Atomic uint64_t runs;
+} T;
+
+static size_t ring_bytes(void) { return 2 * T.page; }   /* header page + one page of records */
+
+static int open_event(int tid)
+{
+    struct perf_event_attr a;
+    memset(&a, 0, sizeof a);
+    a.size = sizeof a;
+    a.type = PERF_TYPE_SOFTWARE;
+    a.config = PERF_COUNT_SW_PAGE_FAULTS_MAJ;
+    a.sample_period = 1;
+    a.sample_type = PERF_SAMPLE_ADDR;
+    a.exclude_kernel = 1;
+    a.exclude_hv = 1;
+    a.disabled = T.paused;
+    /* Nobody polls the descriptor: no wake-ups before the ring is full. */
+    a.watermark = 1;
+    a.wakeup_watermark = (uint32_t)T.page;
+    return (int)syscall(SYS_perf_event_open, &a, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+/* Follows thread tid in slot f; false if it cannot be, with T.off set
+ * when no thread ever could be (no perf events, or not allowed). */
+static bool start(struct followed *f, int tid)
+{
+    int fd = open_event(tid);
+    if (fd < 0) {
+        T.off = errno == EACCES || errno == EPERM || errno == ENOSYS || errno == ENOENT ||
+                errno == EOPNOTSUPP || errno == EINVAL;
+        if (T.off)
+            atomic_store_explicit(&T.refused, true, memory_order_relaxed);
+        return false;
+    }
+    void *ring = mmap(NULL, ring_bytes(), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (ring == MAP_FAILED) {
+        close(fd);
+        return false;
+    }
+    memset(f, 0, sizeof *f);
+    f->tid = tid;
+    f->fd = fd;
+    f->ring = ring;
+    return true;
+}
+
+/* In a fork child the descriptor is the parent's event, which closing
+ * leaves alone, and the ring was not copied (perf maps it VM_DONTCOPY):
+ * the munmap then finds nothing to undo. */
+static void let_go(struct followed *f)
+{
+    munmap(f->ring, ring_bytes());
+    close(f->fd);
+    f->tid = 0;
+}
+
+bool trail_follow(const struct task_counters *tasks, int n)
+{
+    if (T.off)
+        return false;
+    if (!T.page)
+        T.page = (size_t)sysconf(_SC_PAGESIZE);
+    bool present[TRAIL_THREADS] = {false};
+    for (int k = 0; k < n; k++)
+        for (int i = 0; i < TRAIL_THREADS; i++)
+            if (T.f[i].tid == tasks[k].tid)
+                present[i] = true;
+    for (int i = 0; i < TRAIL_THREADS; i++)
+        if (T.f[i].tid && !present[i])
+            let_go(&T.f[i]);
+    unsigned followed = 0;
+    for (int k = 0; k < n; k++) {
+        int free_slot = -1;
+        bool known = false;
+        for (int i = 0; i < TRAIL_THREADS && !known; i++) {
+            known = T.f[i].tid == tasks[k].tid;
+            if (!T.f[i].tid && free_slot < 0)
+                free_slot = i;
+        }
+        if (known || (free_slot >= 0 && start(&T.f[free_slot], tasks[k].tid))) {
+            followed++;
+        } else if (T.off) {
+            trail_stop();
+            return false;
+        }
+    }
+    if (followed > atomic_load_explicit(&T.most_followed, memory_order_relaxed))
+        atomic_store_explicit(&T.most_followed, followed, memory_order_relaxed);
+    return followed > 0;
+}
+
+static void copy_out(const char *data, size_t size, uint64_t at, void *to, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        ((char *)to)[i] = data[(at + i) & (size - 1)];
+}
+
+/* One fault at addr of thread f. */
+static void note(struct followed *f, uint64_t addr, uintptr_t lo, uintptr_t hi)
+{
+    if (addr < lo || addr >= hi)
+        return;
+    uint64_t b = addr >> BLOCK_SHIFT;
+    bool near = false;
+    for (unsigned i = 0; i < f->nrecent; i++)
+        near |= b + 1 >= f->recent[i] && b <= f->recent[i] + 1;
+    f->recent[f->at++ % TRAIL_RECENT] = b;
+    if (f->nrecent < TRAIL_RECENT)
+        f->nrecent++;
+    if (near) {
+        f->run = 0;
+        f->run_new = false;
+    } else if (f->run++ == 0) {
+        f->run_new = true;
+        f->run_lo = f->run_hi = b;
+    } else {
+        f->run_lo = b < f->run_lo ? b : f->run_lo;
+        f->run_hi = b > f->run_hi ? b : f->run_hi;
+    }
+}
+
+/* Reads thread f's ring; true when its run makes a verdict. A read comes
+ * a tick after the faults it finds, so the run's work is counted from
+ * the end of the read where the run began, over the faults after it:
+ * counted from the read before, a pass's last tick (20 ms of its work)
+ * made the first run of random touches look busy. */
+static bool drain(struct followed *f, uintptr_t lo, uintptr_t hi, uint64_t span)
+{
+    struct perf_event_mmap_page *ring = f->ring;
+    uint64_t head = __atomic_load_n(&ring->data_head, __ATOMIC_ACQUIRE);
+    uint64_t tail = ring->data_tail;
+    if (tail == head)
+        return false;
+    const char *data = (const char *)ring + T.page;
+    while (tail + sizeof(struct perf_event_header) <= head) {
+        struct perf_event_header h;
+        copy_out(data, T.page, tail, &h, sizeof h);
+        if (h.size < sizeof h)
+            break;
+        if (h.type == PERF_RECORD_SAMPLE && h.size >= sizeof h + sizeof(uint64_t)) {
+            uint64_t addr;
+            copy_out(data, T.page, tail + sizeof h, &addr, sizeof addr);
+            note(f, addr, lo, hi);
+        }
+        tail += h.size;
+    }
+    __atomic_store_n(&ring->data_tail, head, __ATOMIC_RELEASE);
+    if (f->run == 0)
+        return false;
+    struct task_work now;
+    bool known = task_work_read(f->tid, &now);
+    if (f->run_new) {
+        f->run_new = false;
+        f->run_from = now;
+        f->run_known = known;
+        f->run_base = f->run;
+        return false;
+    }
+    unsigned n = f->run - f->run_base;
+    if (f->run < TRAIL_RUN || n < TRAIL_RUN / 2)
+        return false;
+    /* Random touches: little time run, a block read from disk at most
+     * faults (a fault on a page the heap never wrote reads nothing: a
+     * program that first writes its arrays out of order is no random
+     * reader), and over more than span: touches within what the page
+     * cache holds stop faulting once their blocks are in, and 2 MiB
+     * reads bring them in sooner. */
+    int64_t ns = now.run_ns - f->run_from.run_ns;
+    int64_t read = now.read_bytes - f->run_from.read_bytes;
+    uint64_t spread = (f->run_hi - f->run_lo + 1) << BLOCK_SHIFT;
+    bool random = known && f->run_known && ns < (int64_t)n * TRAIL_NS &&
+                  read >= (int64_t)n << (BLOCK_SHIFT - 1) && spread >= span;
+#ifdef FSMEM_SAMPLER_TRACE
+    fprintf(stderr, "trail %d run %u us-a-fault %lld KiB-a-fault %lld spread-MiB %llu of %llu\n",
+            f->tid, f->run, (long long)ns / 1000 / n, (long long)read / 1024 / n,
+            (unsigned long long)spread >> 20, (unsigned long long)span >> 20);
+#endif
+    f->run = 0;
+    if (random)
+        atomic_fetch_add_explicit(&T.runs, 1, memory_order_relaxed);
+    return random;
+}
+
+bool trail_scattered(uintptr_t lo, uintptr_t hi, uint64_t span)
+{
+    if (T.off || T.paused)
+        return false;
+    bool scattered = false;
+    for (int i = 0; i < TRAIL_THREADS; i++)
+        if (T.f[i].tid)
+            scattered |= drain(&T.f[i], lo, hi, span);
+    return scattered;
+}
+
+void trail_pause(bool paused)
+{
+    if (T.off || T.paused == paused)
+        return;
+    T.paused = paused;
+    for (int i = 0; i < TRAIL_THREADS; i++) {
+        struct followed *f = &T.f[i];
+        if (!f->tid)
+            continue;
+        ioctl(f->fd, paused ? PERF_EVENT_IOC_DISABLE : PERF_EVENT_IOC_ENABLE, 0);
+        /* What was recorded before is about the other paging. */
+        f->ring->data_tail = __atomic_load_n(&f->ring->data_head, __ATOMIC_ACQUIRE);
+        f->nrecent = f->at = f->run = 0;
+        f->run_new = false;
+    }
+}
+
+void trail_usage(struct trail_usage *u)
+{
+    u->refused = atomic_load_explicit(&T.refused, memory_order_relaxed);
+    u->most_followed = atomic_load_explicit(&T.most_followed, memory_order_relaxed);
+    u->runs = atomic_load_explicit(&T.runs, memory_order_relaxed);
+}
+
+void trail_stop(void)
+{
+    for (int i = 0; i < TRAIL_THREADS; i++)
+        if (T.f[i].tid)
+            let_go(&T.f[i]);
+    T.paused = false;
+}
