@@ -519,9 +519,10 @@ static void update_gate(const struct rusage *ru)
         bool scattered = looks_scattered(oldest, &now) || task_scattered;
         TRACE("window-us-a-read", (now.user_us - oldest->user_us) / reads);
         set_marked(scattered);
-        /* With the trail, user time only splits the samples: a
-         * program reading its input into the heap looks scattered by
-         * it, and the trail tells random touches apart at once. */
+        /* With every thread on the trail, user time only splits the
+         * samples: a program reading its input into the heap looks
+         * scattered by it, and the trail tells random touches apart
+         * at once. */
         if (scattered && S.run_needed == RUN_FIRST && !trail)
             flip(true);
     }

@@ -158,7 +158,9 @@ bool trail_follow(const struct task_counters *tasks, int n)
     }
     if (followed > atomic_load_explicit(&T.most_followed, memory_order_relaxed))
         atomic_store_explicit(&T.most_followed, followed, memory_order_relaxed);
-    return followed > 0;
+    /* A thread left out (no slot, no descriptor, or no locked memory
+     * left for its ring) is for the gate to judge. */
+    return n > 0 && followed == (unsigned)n;
 }
 
 static void copy_out(const char *data, size_t size, uint64_t at, void *to, size_t len)

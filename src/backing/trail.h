@@ -10,9 +10,9 @@
 #include "util/tasks.h"
 
 /* Follows the threads in tasks[0..n) (tasks_read) and lets go of the
- * others. False when no thread is followed; when the kernel refuses
- * outright (perf events not allowed, or not built) the trail is off for
- * good. */
+ * others. False unless every one of them is followed; when the kernel
+ * refuses outright (perf events not allowed, or not built) the trail is
+ * off for good. */
 bool trail_follow(const struct task_counters *tasks, int n);
 
 /* Reads what the followed threads left since the last call, counting the
