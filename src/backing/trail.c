@@ -21,8 +21,9 @@
  * PhyML, mostly computes between its faults and wants its blocks whole),
  * if most of them read from disk, and if they spread over more than the
  * page cache can hold. PhyML has runs of up to 26 faults with little
- * work over 140-176 MiB of its heap, against 113 MiB of cache in its
- * cgroup; runs of 16 let them switch it, undone within 0.4 s.
+ * work, over 100-176 MiB of its heap against 113 MiB of cache in its
+ * cgroup: runs of 16 let them switch it (undone within 0.4 s), and
+ * the spread alone left out only the narrower ones.
  *
  * A followed thread costs two locked pages (the ring) and a descriptor;
  * while the heap reads 4 KiB at a fault the events are paused, since
