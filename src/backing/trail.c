@@ -3,8 +3,9 @@
  *
  * Linux counts page faults as software perf events: no hardware counter
  * is needed, and an unprivileged process may sample its own threads
- * under perf_event_paranoid 2, the kernel's default. (Distributions that
- * set 3 refuse; the gate then goes by user time alone.) Each followed
+ * under perf_event_paranoid 2, the kernel's default. (Kernels patched
+ * as Debian's are refuse at 3, and so does a seccomp filter; the gate
+ * then goes by user time alone.) Each followed
  * thread gets an event that writes the address of every major fault it
  * takes in user mode into a ring of one page, which this thread reads.
  * A fault taken inside a system call, such as read() filling the heap,
