@@ -141,8 +141,8 @@ static struct {
     uint64_t cache_room;                 /* cache_room() at that step */
     /* The same per thread, at the same steps, while the process has
      * more than one thread besides this one. */
+    int task_tid[GATE_TASKS];            /* tasks_place's table */
     struct {
-        int tid;                         /* 0: a free slot */
         unsigned marks;
         struct gate_mark mark[GATE_STEPS];
     } task[GATE_TASKS];
@@ -421,37 +421,21 @@ static bool some_task_scattered(const struct task_counters *now, int n)
     if (n <= 1) {
         /* One thread: the process's totals are its own. */
         for (int i = 0; i < GATE_TASKS; i++)
-            S.task[i].tid = 0;
+            S.task_tid[i] = 0;
         return false;
     }
-    /* Threads seen before keep their slots; new ones take the slots of
-     * threads that have gone. */
     int slot[GATE_TASKS];
-    bool kept[GATE_TASKS] = {false};
-    for (int k = 0; k < n; k++) {
-        slot[k] = -1;
-        for (int i = 0; i < GATE_TASKS && slot[k] < 0; i++)
-            if (S.task[i].tid == now[k].tid)
-                slot[k] = i;
-        if (slot[k] >= 0)
-            kept[slot[k]] = true;
-    }
+    unsigned char change[GATE_TASKS];
+    tasks_place(now, n, S.task_tid, GATE_TASKS, slot, change);
     bool scattered = false;
-    int free_slot = 0;
     for (int k = 0; k < n; k++) {
-        if (slot[k] < 0) {
-            while (free_slot < GATE_TASKS && kept[free_slot])
-                free_slot++;
-            if (free_slot == GATE_TASKS)
-                continue;
-            slot[k] = free_slot;
-            kept[free_slot] = true;
-            S.task[free_slot].tid = now[k].tid;
-            S.task[free_slot].marks = 0;
-        }
+        if (slot[k] < 0)
+            continue;
+        unsigned *count = &S.task[slot[k]].marks;
+        if (change[slot[k]] & SLOT_TAKEN)
+            *count = 0;
         struct gate_mark mark = {(int64_t)now[k].user_us, (int64_t)now[k].read_bytes};
         struct gate_mark *marks = S.task[slot[k]].mark;
-        unsigned *count = &S.task[slot[k]].marks;
         if (*count == GATE_STEPS && looks_scattered(&marks[S.gate_at], &mark))
             scattered = true;
         marks[S.gate_at] = mark;
@@ -590,7 +574,7 @@ void sampler_fork_child(void)
     S.seen_shift = 0;   /* the first tick resets the samples */
     S.gate_marks = 0;   /* the child's counters start from zero */
     for (int i = 0; i < GATE_TASKS; i++)
-        S.task[i].tid = 0;
+        S.task_tid[i] = 0;
     service_fork_child(&fsm_sampler);
 }
 

@@ -51,7 +51,6 @@
 #endif
 
 struct followed {
-    int tid;                     /* 0: a free slot */
     int fd;
     struct perf_event_mmap_page *ring;
     uint64_t recent[TRAIL_RECENT];
@@ -68,6 +67,7 @@ static struct {
     bool off;                    /* the kernel refused: never again */
     bool paused;
     size_t page;
+    int tid[TRAIL_THREADS];      /* tasks_place's table: slot i follows tid[i] */
     struct followed f[TRAIL_THREADS];
     /* for trail_usage, read by other threads */
     _Atomic bool refused;
@@ -113,7 +113,6 @@ static bool start(struct followed *f, int tid)
         return false;
     }
     memset(f, 0, sizeof *f);
-    f->tid = tid;
     f->fd = fd;
     f->ring = ring;
     return true;
@@ -126,7 +125,6 @@ static void let_go(struct followed *f)
 {
     munmap(f->ring, ring_bytes());
     close(f->fd);
-    f->tid = 0;
 }
 
 bool trail_follow(const struct task_counters *tasks, int n)
@@ -135,30 +133,27 @@ bool trail_follow(const struct task_counters *tasks, int n)
         return false;
     if (!T.page)
         T.page = (size_t)sysconf(_SC_PAGESIZE);
-    bool present[TRAIL_THREADS] = {false};
-    for (int k = 0; k < n; k++)
-        for (int i = 0; i < TRAIL_THREADS; i++)
-            if (T.f[i].tid == tasks[k].tid)
-                present[i] = true;
+    int slot[TRAIL_THREADS];
+    unsigned char change[TRAIL_THREADS];
+    tasks_place(tasks, n, T.tid, TRAIL_THREADS, slot, change);
     for (int i = 0; i < TRAIL_THREADS; i++)
-        if (T.f[i].tid && !present[i])
+        if (change[i] & SLOT_LEFT)
             let_go(&T.f[i]);
-    unsigned followed = 0;
-    for (int k = 0; k < n; k++) {
-        int free_slot = -1;
-        bool known = false;
-        for (int i = 0; i < TRAIL_THREADS && !known; i++) {
-            known = T.f[i].tid == tasks[k].tid;
-            if (!T.f[i].tid && free_slot < 0)
-                free_slot = i;
-        }
-        if (known || (free_slot >= 0 && start(&T.f[free_slot], tasks[k].tid))) {
-            followed++;
-        } else if (T.off) {
+    for (int i = 0; i < TRAIL_THREADS; i++) {
+        if (!(change[i] & SLOT_TAKEN) || start(&T.f[i], T.tid[i]))
+            continue;
+        T.tid[i] = 0;   /* tried again at the next step */
+        if (T.off) {
+            for (int j = i + 1; j < TRAIL_THREADS; j++)
+                if (change[j] & SLOT_TAKEN)
+                    T.tid[j] = 0;   /* not started */
             trail_stop();
             return false;
         }
     }
+    unsigned followed = 0;
+    for (int k = 0; k < n; k++)
+        followed += slot[k] >= 0 && T.tid[slot[k]] != 0;
     if (followed > atomic_load_explicit(&T.most_followed, memory_order_relaxed))
         atomic_store_explicit(&T.most_followed, followed, memory_order_relaxed);
     /* A thread left out (no slot, no descriptor, or no locked memory
@@ -201,7 +196,7 @@ static void note(struct followed *f, uint64_t addr, uintptr_t lo, uintptr_t hi)
  * the end of the read where the run began, over the faults after it:
  * counted from the read before, a pass's last tick (20 ms of its work)
  * made the first run of random touches look busy. */
-static bool drain(struct followed *f, uintptr_t lo, uintptr_t hi, uint64_t span)
+static bool drain(struct followed *f, int tid, uintptr_t lo, uintptr_t hi, uint64_t span)
 {
     struct perf_event_mmap_page *ring = f->ring;
     uint64_t head = __atomic_load_n(&ring->data_head, __ATOMIC_ACQUIRE);
@@ -225,7 +220,7 @@ static bool drain(struct followed *f, uintptr_t lo, uintptr_t hi, uint64_t span)
     if (f->run == 0)
         return false;
     struct task_work now;
-    bool known = task_work_read(f->tid, &now);
+    bool known = task_work_read(tid, &now);
     if (f->run_new) {
         f->run_new = false;
         f->run_from = now;
@@ -249,7 +244,7 @@ static bool drain(struct followed *f, uintptr_t lo, uintptr_t hi, uint64_t span)
                   read >= (int64_t)n << (BLOCK_SHIFT - 1) && spread >= span;
 #ifdef FSMEM_SAMPLER_TRACE
     fprintf(stderr, "trail %d run %u us-a-fault %lld KiB-a-fault %lld spread-MiB %llu of %llu\n",
-            f->tid, f->run, (long long)ns / 1000 / n, (long long)read / 1024 / n,
+            tid, f->run, (long long)ns / 1000 / n, (long long)read / 1024 / n,
             (unsigned long long)spread >> 20, (unsigned long long)span >> 20);
 #endif
     f->run = 0;
@@ -264,8 +259,8 @@ bool trail_scattered(uintptr_t lo, uintptr_t hi, uint64_t span)
         return false;
     bool scattered = false;
     for (int i = 0; i < TRAIL_THREADS; i++)
-        if (T.f[i].tid)
-            scattered |= drain(&T.f[i], lo, hi, span);
+        if (T.tid[i])
+            scattered |= drain(&T.f[i], T.tid[i], lo, hi, span);
     return scattered;
 }
 
@@ -276,7 +271,7 @@ void trail_pause(bool paused)
     T.paused = paused;
     for (int i = 0; i < TRAIL_THREADS; i++) {
         struct followed *f = &T.f[i];
-        if (!f->tid)
+        if (!T.tid[i])
             continue;
         ioctl(f->fd, paused ? PERF_EVENT_IOC_DISABLE : PERF_EVENT_IOC_ENABLE, 0);
         /* What was recorded before is about the other paging. */
@@ -296,7 +291,9 @@ void trail_usage(struct trail_usage *u)
 void trail_stop(void)
 {
     for (int i = 0; i < TRAIL_THREADS; i++)
-        if (T.f[i].tid)
+        if (T.tid[i]) {
             let_go(&T.f[i]);
+            T.tid[i] = 0;
+        }
     T.paused = false;
 }

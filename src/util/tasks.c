@@ -20,6 +20,14 @@ static bool read_small(int dir, const char *name, char *buf, size_t size)
     return true;
 }
 
+/* Copies s (with its NUL) to path + at; returns where the NUL went. */
+static size_t put(char *path, size_t at, const char *s)
+{
+    while ((path[at] = *s++))
+        at++;
+    return at;
+}
+
 static uint64_t parse_u64(const char **s)
 {
     uint64_t v = 0;
@@ -108,24 +116,19 @@ int tasks_read(struct task_counters *out, int max)
                 continue;
             const char *s = name;
             int tid = (int)parse_u64(&s);
+            if (*s || s - name > 10)
+                continue;   /* not a thread id */
             /* "<tid>/stat" and "<tid>/io", relative to the task directory */
             char path[32], text[1024];
-            size_t len = 0;
-            while (name[len] && len < 16)
-                len++;
-            for (size_t i = 0; i < len; i++)
-                path[i] = name[i];
+            size_t len = put(path, 0, name);
             struct task_counters *t = &out[count];
             t->tid = tid;
             uint64_t ticks;
-            const char *stat = "/stat", *io = "/io";
-            for (size_t i = 0; i <= 5; i++)
-                path[len + i] = stat[i];
+            put(path, len, "/stat");
             if (!read_small(dir, path, text, sizeof text) || is_fsmem_thread(text) ||
                 !parse_utime(text, &ticks))
                 continue;   /* fsmem's, or the thread has gone */
-            for (size_t i = 0; i <= 3; i++)
-                path[len + i] = io[i];
+            put(path, len, "/io");
             if (!read_small(dir, path, text, sizeof text) || !parse_read_bytes(text, &t->read_bytes))
                 continue;
             t->user_us = ticks * (uint64_t)tick_us;
@@ -139,24 +142,52 @@ int tasks_read(struct task_counters *out, int max)
 bool task_work_read(int tid, struct task_work *w)
 {
     /* "/proc/self/task/<tid>/" then "schedstat" and "io" */
-    char path[64] = "/proc/self/task/", digits[12], text[1024];
-    size_t len = 16, n = 0;
+    char path[64], digits[12], text[1024];
+    size_t n = 0;
     for (unsigned v = (unsigned)tid; v || !n; v /= 10)
         digits[n++] = (char)('0' + v % 10);
+    size_t len = put(path, 0, "/proc/self/task/");
     while (n)
         path[len++] = digits[--n];
-    const char *schedstat = "/schedstat", *io = "/io";
-    for (size_t i = 0; i <= 10; i++)
-        path[len + i] = schedstat[i];
+    put(path, len, "/schedstat");
     if (!read_small(AT_FDCWD, path, text, sizeof text) || text[0] < '0' || text[0] > '9')
         return false;
     const char *s = text;
     w->run_ns = (int64_t)parse_u64(&s);
-    for (size_t i = 0; i <= 3; i++)
-        path[len + i] = io[i];
+    put(path, len, "/io");
     uint64_t bytes;
     if (!read_small(AT_FDCWD, path, text, sizeof text) || !parse_read_bytes(text, &bytes))
         return false;
     w->read_bytes = (int64_t)bytes;
     return true;
+}
+
+void tasks_place(const struct task_counters *now, int n, int *tid, int nslots, int *slot,
+                 unsigned char *change)
+{
+    for (int i = 0; i < nslots; i++)
+        change[i] = tid[i] ? SLOT_LEFT : 0;
+    for (int k = 0; k < n; k++) {
+        slot[k] = -1;
+        for (int i = 0; i < nslots && slot[k] < 0; i++)
+            if (tid[i] && tid[i] == now[k].tid) {
+                slot[k] = i;
+                change[i] = 0;
+            }
+    }
+    for (int i = 0; i < nslots; i++)
+        if (change[i] & SLOT_LEFT)
+            tid[i] = 0;
+    int free_slot = 0;
+    for (int k = 0; k < n; k++) {
+        if (slot[k] >= 0)
+            continue;
+        while (free_slot < nslots && tid[free_slot])
+            free_slot++;
+        if (free_slot == nslots)
+            break;
+        slot[k] = free_slot;
+        tid[free_slot] = now[k].tid;
+        change[free_slot] |= SLOT_TAKEN;
+    }
 }

@@ -20,6 +20,17 @@ struct task_counters {
  * cannot be read. Threads beyond max are left out. */
 int tasks_read(struct task_counters *out, int max);
 
+/* A table that keeps per-thread state in slots: tid[i] is the thread in
+ * slot i, 0 for a free slot. tasks_place() fits the listed threads
+ * now[0..n) to it: a thread already in a slot keeps it, slots of threads
+ * no longer listed are freed, and a new thread takes a free slot.
+ * slot[k] is now[k]'s slot, -1 when none was left; change[i] says what
+ * happened to slot i, so that the caller can drop the old thread's state
+ * and set up the new one's. */
+enum { SLOT_LEFT = 1, SLOT_TAKEN = 2 };
+void tasks_place(const struct task_counters *now, int n, int *tid, int nslots, int *slot,
+                 unsigned char *change);
+
 /* What one thread has done so far: the time it has run, in user and
  * system mode together (schedstat: exact, where /proc's user time comes
  * in clock ticks), and the bytes it caused to be read from disk. */

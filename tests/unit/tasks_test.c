@@ -1,6 +1,6 @@
 /* Per-thread counters from /proc/self/task: every thread of the program
  * is listed with its own user time, however odd its name; fsmem's
- * service threads (named "fsmem-...") are not. */
+ * service threads (named "fsmem-...") are not. And tasks_place's slots. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
@@ -40,8 +40,36 @@ static const struct task_counters *find(const struct task_counters *t, int n, in
     return NULL;
 }
 
+/* tasks_place keeps threads in their slots, frees the slots of those
+ * gone and gives new ones the free slots, as far as there are any. */
+static void check_place(void)
+{
+    int tid[3] = {0, 0, 0}, slot[4];
+    unsigned char change[3];
+    struct task_counters a[2] = {{.tid = 5}, {.tid = 6}};
+    tasks_place(a, 2, tid, 3, slot, change);
+    CHECK(slot[0] == 0 && slot[1] == 1 && tid[0] == 5 && tid[1] == 6 && tid[2] == 0);
+    CHECK(change[0] == SLOT_TAKEN && change[1] == SLOT_TAKEN && change[2] == 0);
+
+    struct task_counters b[2] = {{.tid = 7}, {.tid = 6}};   /* 5 gone, 7 new */
+    tasks_place(b, 2, tid, 3, slot, change);
+    CHECK(slot[0] == 0 && slot[1] == 1 && tid[0] == 7 && tid[1] == 6);
+    CHECK(change[0] == (SLOT_LEFT | SLOT_TAKEN) && change[1] == 0 && change[2] == 0);
+
+    struct task_counters c[4] = {{.tid = 6}, {.tid = 8}, {.tid = 9}, {.tid = 10}};
+    tasks_place(c, 4, tid, 3, slot, change);   /* 7 gone; room for two of three */
+    CHECK(slot[0] == 1 && slot[1] == 0 && slot[2] == 2 && slot[3] == -1);
+    CHECK(tid[0] == 8 && tid[1] == 6 && tid[2] == 9);
+    CHECK(change[0] == (SLOT_LEFT | SLOT_TAKEN) && change[1] == 0 && change[2] == SLOT_TAKEN);
+
+    tasks_place(c, 0, tid, 3, slot, change);   /* everyone gone */
+    CHECK(tid[0] == 0 && tid[1] == 0 && tid[2] == 0);
+    CHECK(change[0] == SLOT_LEFT && change[1] == SLOT_LEFT && change[2] == SLOT_LEFT);
+}
+
 int main(void)
 {
+    check_place();
     pthread_t a, b;
     CHECK(pthread_create(&a, NULL, spin, NULL) == 0);
     CHECK(pthread_create(&b, NULL, idle, NULL) == 0);
