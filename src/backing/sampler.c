@@ -57,11 +57,12 @@
  * second or so more.
  *
  * Under 2 MiB reads, the whole file heap switches to 4 KiB reads on the
- * fault trail's word (trail.c), checked every tick: a thread's last
+ * fault trail's word (trail.c), checked every tick and whenever a
+ * followed thread has taken a few more faults: a thread's last
  * TRAIL_RUN major faults in user mode all landed away from one another,
  * little run time between them, most of them reading from disk, spread
- * over more than the page cache holds. That takes some 40-50 ms of
- * random touches, where the gate needs a second of them. Where the
+ * over more than the page cache holds. That takes some 30 ms of random
+ * touches, where the gate needs a second of them. Where the
  * kernel refuses perf events the gate's window switches instead; there
  * it also switches a program that read()s its input into the heap (the
  * trail does not see the kernel's faults). A window that looks
@@ -69,8 +70,8 @@
  * random touches half a second more of 2 MiB reads (sixteen verdicts,
  * each given when its block is evicted). Either way the switch comes
  * until a pass has undone one. A wrong switch costs
- * a pass the tenth of a second or so that watch_sweeps takes to see it,
- * and the page cache the switch drops. After one, run_needed scattered
+ * a pass the tenth of a second or so that watch_sweeps takes to see it.
+ * After one, run_needed scattered
  * verdicts in a row are needed too. Programs that sweep arrays also
  * touch blocks sparsely for a while (PhyML: runs of up to 58 scattered
  * blocks among 4,256, of which 43% used fewer than 17 pages), so that
@@ -349,7 +350,7 @@ static bool scan_samples(void)
  * when one of them gained DENSE_PAGES pages since it was last read. A
  * pass at 4 KiB a fault would otherwise run for as long as it takes to
  * reach a sample. A block mapped whole is no sweep: a 2 MiB folio that
- * outlived the switch (dirty again before it could be dropped) is still
+ * outlived the switch (dirty again before it could be split) is still
  * mapped by one entry when touched, whatever MADV_NOHUGEPAGE says; a
  * sweep at 4 KiB a fault takes several ticks and is caught halfway.
  * Nor is a block cached whole but mapped in part, as the samples'
@@ -461,6 +462,18 @@ static int64_t user_us(const struct rusage *ru)
     return (int64_t)ru->ru_utime.tv_sec * 1000000 + ru->ru_utime.tv_usec;
 }
 
+/* Under 2 MiB reads, switches on the fault trail's word. */
+static void follow_trail(void)
+{
+    if (atomic_load_explicit(&A.scattered, memory_order_relaxed) ||
+        !trail_scattered(arena.ram_end, arena.end, S.cache_room))
+        return;
+    TRACE("trail-scattered", S.run_needed);
+    set_marked(true);
+    if (S.run_needed == RUN_FIRST)
+        flip(true);
+}
+
 /* Splits the samples while the program's faults look scattered, joins
  * them again once they do not, and switches to 4 KiB reads on its own
  * while no switch has been undone (see the top of this file). Every
@@ -477,13 +490,9 @@ static void update_gate(const struct rusage *ru)
         return;
     }
     trail_pause(false);
-    if (trail_scattered(arena.ram_end, arena.end, S.cache_room)) {
-        TRACE("trail-scattered", S.run_needed);
-        set_marked(true);
-        if (S.run_needed == RUN_FIRST)
-            flip(true);
+    follow_trail();
+    if (atomic_load_explicit(&A.scattered, memory_order_relaxed))
         return;
-    }
     uint64_t ms = now_ms();
     if (S.gate_marks && ms - S.gate_ms < GATE_STEP_MS)
         return;
@@ -552,10 +561,16 @@ static void *watch(void *unused)
             quiet++;
         }
         /* A program that computes on what it has, or sleeps, should not
-         * be woken 50 times a second for nothing. */
-        long ms = quiet < QUIET_TICKS ? TICK_MS : QUIET_TICK_MS;
-        struct timespec ts = {0, ms * 1000000L};
-        nanosleep(&ts, NULL);
+         * be woken 50 times a second for nothing. Between ticks, the
+         * trail's runs are judged as the faults come. */
+        uint64_t due = now_ms() + (quiet < QUIET_TICKS ? TICK_MS : QUIET_TICK_MS);
+        for (uint64_t ms = now_ms(); ms < due; ms = now_ms()) {
+            if (!trail_wait((long)(due - ms)))
+                continue;
+            follow_trail();
+            if (quiet == QUIET_TICKS)
+                break;   /* faulting again */
+        }
     }
     trail_stop();
     close(S.pagemap);

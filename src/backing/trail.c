@@ -16,33 +16,40 @@
  * faults and a run: how many faults in a row landed more than a block
  * away from all of those. A pass faults next to where it faulted last,
  * and so do up to TRAIL_RECENT passes interleaved (c[i] = a[i] + b[i]);
- * random touches land anywhere. A run of TRAIL_RUN is the gate's
- * evidence if the thread also ran little between those faults (a
- * program that works through scattered blocks, a tree of vectors as in
- * PhyML, mostly computes between its faults and wants its blocks whole),
- * if most of them read from disk, and if they spread over more than the
- * page cache can hold. PhyML has runs of up to 26 faults with little
- * work, over 100-176 MiB of its heap against 113 MiB of cache in its
- * cgroup: runs of 16 let them switch it (undone within 0.4 s), and
- * the spread alone left out only the narrower ones.
+ * random touches land anywhere. A run is the gate's evidence if the
+ * thread also ran little between those faults (a program that works
+ * through scattered blocks, a tree of vectors as in PhyML, mostly
+ * computes between its faults and wants its blocks whole), if most of
+ * them read from disk, and if they spread over more than the page cache
+ * can hold. A run must be TRAIL_RUN faults long, however wide: PhyML
+ * has runs of up to 19 faults with little work over 100-176 MiB of its
+ * heap, against 113 MiB of cache in its cgroup (runs of 16 let them
+ * switch it, undone within 0.4 s), and runs of up to 15 over 430-700
+ * MiB (runs of 8 over four times the cache's room switched it).
  *
- * A followed thread costs two locked pages (the ring) and a descriptor;
- * while the heap reads 4 KiB at a fault the events are paused, since
- * such faults are many and the gate does not look at them. */
+ * The kernel wakes trail_wait every TRAIL_WAKE records, so that a run
+ * is judged as it grows: at the sampler's ticks alone, the first 20 ms
+ * of random touches went by before a run was even seen. A followed
+ * thread costs two locked pages (the ring) and a descriptor; while the
+ * heap reads 4 KiB at a fault the events are paused, since such faults
+ * are many and the gate does not look at them. */
 #include "backing/trail.h"
 
 #include <errno.h>
 #include <stdatomic.h>
 #include <linux/perf_event.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TRAIL_THREADS 64
 #define TRAIL_RECENT 8
 #define TRAIL_RUN 32
+#define TRAIL_WAKE 4             /* faults of a thread that wake trail_wait */
 #define TRAIL_NS 500000          /* run time per fault below which a run is random touches */
 #define BLOCK_SHIFT 21
 
@@ -89,9 +96,9 @@ static int open_event(int tid)
     a.exclude_kernel = 1;
     a.exclude_hv = 1;
     a.disabled = T.paused;
-    /* Nobody polls the descriptor: no wake-ups before the ring is full. */
-    a.watermark = 1;
-    a.wakeup_watermark = (uint32_t)T.page;
+    /* trail_wait is woken every TRAIL_WAKE faults, so that a run is
+     * judged as soon as it can be, not at the next tick. */
+    a.wakeup_events = TRAIL_WAKE;
     return (int)syscall(SYS_perf_event_open, &a, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
 }
 
@@ -251,6 +258,51 @@ static bool drain(struct followed *f, int tid, uintptr_t lo, uintptr_t hi, uint6
     if (random)
         atomic_fetch_add_explicit(&T.runs, 1, memory_order_relaxed);
     return random;
+}
+
+bool trail_wait(long ms)
+{
+    struct pollfd fds[TRAIL_THREADS];
+    nfds_t n = 0;
+    if (!T.off && !T.paused)
+        for (int i = 0; i < TRAIL_THREADS; i++)
+            if (T.tid[i])
+                fds[n++] = (struct pollfd){.fd = T.f[i].fd, .events = POLLIN};
+    struct timespec due;
+    clock_gettime(CLOCK_MONOTONIC, &due);
+    due.tv_sec += ms / 1000;
+    due.tv_nsec += ms % 1000 * 1000000L;
+    if (due.tv_nsec >= 1000000000L) {
+        due.tv_sec++;
+        due.tv_nsec -= 1000000000L;
+    }
+    for (;;) {
+        struct timespec now, left;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        left.tv_sec = due.tv_sec - now.tv_sec;
+        left.tv_nsec = due.tv_nsec - now.tv_nsec;
+        if (left.tv_nsec < 0) {
+            left.tv_sec--;
+            left.tv_nsec += 1000000000L;
+        }
+        if (left.tv_sec < 0)
+            return false;
+        int got = ppoll(fds, n, &left, NULL);
+        if (got < 0 && errno != EINTR)
+            nanosleep(&left, NULL);   /* cannot wait on the events: a tick as before */
+        if (got <= 0)
+            return false;
+        /* The event of a thread that has exited hangs up until the next
+         * tick lets go of it: not a reason to wake. */
+        bool woken = false;
+        for (nfds_t i = 0; i < n; i++) {
+            woken |= (fds[i].revents & POLLIN) != 0;
+            if (fds[i].revents & (POLLHUP | POLLERR | POLLNVAL))
+                fds[i].fd = -1;
+        }
+        if (woken)
+            return true;
+    }
 }
 
 bool trail_scattered(uintptr_t lo, uintptr_t hi, uint64_t span)

@@ -22,6 +22,10 @@ bool trail_follow(const struct task_counters *tasks, int n);
  * from disk: random touches. */
 bool trail_scattered(uintptr_t lo, uintptr_t hi, uint64_t span);
 
+/* Sleeps up to ms, or less: true when a followed thread has taken a few
+ * more faults meanwhile, which trail_scattered may want to see at once. */
+bool trail_wait(long ms);
+
 /* Stops recording (4 KiB reads: faults are many and say nothing the
  * sampler needs) or starts again, with the trail forgotten. */
 void trail_pause(bool paused);

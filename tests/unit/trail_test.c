@@ -4,6 +4,9 @@
  *   - faults on blocks far apart within 80 MiB make none where the page
  *     cache is taken to hold 128 MiB;
  *   - over 192 MiB, with nothing done between, they make one;
+ *   - twenty over 180 MiB make none, however little the cache holds;
+ *   - trail_wait wakes early once the thread has faulted a few times,
+ *     and sleeps its whole time otherwise;
  *   - the same with 2 ms of computing before each fault make none;
  *   - read() into far-apart blocks (the kernel's faults) makes none.
  * Skips where perf events are refused, or where a fault does not read
@@ -52,9 +55,10 @@ static void spin_ms(long ms)
 
 /* Touches one page in each of the blocks first, first + step, ...
  * (count of them, modulo range), spinning ms before each; true when the
- * trail, read after every touch, gave a verdict for random touches over
- * more than 64 blocks. */
-static bool touch(size_t first, size_t step, int count, long ms, size_t range)
+ * trail, read after every touch, gave a verdict for random touches
+ * where the page cache holds cache_blocks blocks. */
+static bool touch_in(size_t first, size_t step, int count, long ms, size_t range,
+                     size_t cache_blocks)
 {
     bool verdict = false;
     uintptr_t lo = (uintptr_t)map, hi = lo + BLOCKS * BLOCK;
@@ -62,9 +66,21 @@ static bool touch(size_t first, size_t step, int count, long ms, size_t range)
         if (ms)
             spin_ms(ms);
         map[((first + (size_t)i * step) % range) * BLOCK + 4096 * 7]++;
-        verdict |= trail_scattered(lo, hi, 64 * BLOCK);
+        verdict |= trail_scattered(lo, hi, cache_blocks * BLOCK);
     }
     return verdict;
+}
+
+static bool touch(size_t first, size_t step, int count, long ms, size_t range)
+{
+    return touch_in(first, step, count, ms, range, 64);
+}
+
+static long elapsed_ms(const struct timespec *since)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
 }
 
 int main(void)
@@ -115,6 +131,7 @@ int main(void)
     drop_cache();
     CHECK(!touch(40, 7, 48, 2, BLOCKS));   /* the same, computing 2 ms before each */
 
+
     /* read() filling far-apart blocks: the faults are the kernel's */
     drop_cache();
     int src = open("/proc/self/exe", O_RDONLY);
@@ -125,6 +142,27 @@ int main(void)
     CHECK(!trail_scattered((uintptr_t)map, (uintptr_t)map + BLOCKS * BLOCK, 0));
     trail_usage(&u);
     CHECK(u.runs == runs);
+
+    /* Twenty far faults over 180 MiB (a few blocks in a row first end
+     * any run). */
+    drop_cache();
+    CHECK(!touch(92, 1, 4, 0, BLOCKS));
+    CHECK(!touch_in(41, 7, 20, 0, BLOCKS, 1));
+
+    /* Faults not yet read wake trail_wait at once; none let it sleep. */
+    drop_cache();
+    trail_scattered((uintptr_t)map, (uintptr_t)map + BLOCKS * BLOCK, 0);
+    trail_wait(1);   /* a wake-up left by the faults before */
+    for (int i = 0; i < 16; i++)
+        map[(size_t)((i * 7) % BLOCKS) * BLOCK]++;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK(trail_wait(5000));
+    CHECK(elapsed_ms(&t0) < 2500);
+    trail_scattered((uintptr_t)map, (uintptr_t)map + BLOCKS * BLOCK, 0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK(!trail_wait(100));
+    CHECK(elapsed_ms(&t0) >= 99);
 
     trail_stop();
     munmap(map, BLOCKS * BLOCK);
