@@ -172,7 +172,9 @@ FSMEM_API void fsmem_print_stats(int fd)
         } else {
             msg_u64(&m, tu.runs);
             msg_str(&m, tu.runs == 1 ? " run" : " runs");
-            msg_str(&m, " of random touches seen, up to ");
+            msg_str(&m, " of random touches seen (4 KiB reads tried ");
+            msg_u64(&m, su.trials);
+            msg_str(&m, su.trials == 1 ? " time), up to " : " times), up to ");
             msg_u64(&m, tu.most_followed);
             msg_str(&m, tu.most_followed == 1 ? " thread followed" : " threads followed");
         }

@@ -83,7 +83,9 @@ void set_paging(uintptr_t start, size_t len, enum arena_advice how);
 /* paging.c: dir's disk has just become short of room. */
 void tighten_paging(unsigned dir);
 /* paging.c: FSMEM_PAGING=auto switches every file chunk to 4 KiB reads
- * (or back); false when it did not (already so, or advice was given). */
+ * (or back); false when it did not (already so, or advice was given).
+ * paging_split then makes the cache's 2 MiB folios single pages. */
 bool paging_switch(bool page_by_page);
+void paging_split(void);
 
 #endif

@@ -134,20 +134,8 @@ static void split_folios(uintptr_t start, size_t len)
 /* Runs on the sampler's thread, without the page lock. Frozen views get
  * the hint too, where it is as good. A chunk placed but not yet mapped
  * gets it on its reservation, then its own when map_shared maps it,
- * after this.
- *
- * On a switch to single pages, the 2 MiB folios in the page cache are
- * then written and split into pages. Left whole, they would outlive the
- * switch for as long as it takes 4 KiB reads to refill the cache, and
- * one that the program keeps touching at random is dirtied, and written
- * back, 2 MiB at a time (5.4 GB written for 20,000 touches where 0.1 GB
- * was needed). Dropped instead, as they once were, they took with them
- * the pages that random touches would have found: a cache that 4 KiB
- * reads refill holds few for a long time (0.012 ms more a touch over
- * 5,000, against FSMEM_PAGING=random). A dirty folio cannot be split
- * (its buffers are in use), hence the write first. The other way the
- * cache stays as it is: a sweep that switches back reads the blocks it
- * has not yet cached 2 MiB at a time. */
+ * after this. Only the hint changes: the next faults read the other way,
+ * and the cache stays as it is. */
 bool paging_switch(bool scattered)
 {
     lock_acquire(&A.paging_lock);
@@ -158,12 +146,24 @@ bool paging_switch(bool scattered)
         each_file_chunk(repage);
     }
     lock_release(&A.paging_lock);
-    if (change && scattered) {
-        sync_backing_files(SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-                           SYNC_FILE_RANGE_WAIT_AFTER);
-        each_file_chunk(split_folios);
-    }
     return change;
+}
+
+/* Once single pages are there for good, the 2 MiB folios in the page
+ * cache are written and split into pages. Left whole, they would outlive
+ * the switch for as long as it takes 4 KiB reads to refill the cache,
+ * and one that the program keeps touching at random is dirtied, and
+ * written back, 2 MiB at a time (5.4 GB written for 20,000 touches
+ * where 0.1 GB was needed). Dropped instead, as they once were, they
+ * took with them the pages that random touches would have found: a
+ * cache that 4 KiB reads refill holds few for a long time (0.012 ms more
+ * a touch over 5,000, against FSMEM_PAGING=random). A dirty folio cannot
+ * be split (its buffers are in use), hence the write first. */
+void paging_split(void)
+{
+    sync_backing_files(SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                       SYNC_FILE_RANGE_WAIT_AFTER);
+    each_file_chunk(split_folios);
 }
 
 static int advise_piece(enum piece kind, uintptr_t start, size_t len, void *ctx)

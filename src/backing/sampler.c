@@ -61,8 +61,9 @@
  * followed thread has taken a few more faults: a thread's last
  * TRAIL_RUN major faults in user mode all landed away from one another,
  * little run time between them, most of them reading from disk, spread
- * over more than the page cache holds. That takes some 30 ms of random
- * touches, where the gate needs a second of them. Where the
+ * over more than the page cache holds. The first eight such faults put
+ * 4 KiB reads on trial (follow_trail), so that random touches read
+ * 2 MiB for some 8 ms, where the gate needs a second of them. Where the
  * kernel refuses perf events the gate's window switches instead; there
  * it also switches a program that read()s its input into the heap (the
  * trail does not see the kernel's faults). A window that looks
@@ -158,12 +159,13 @@ static struct {
     unsigned run;                /* scattered verdicts in a row */
     unsigned run_needed;         /* ... that switch to 4 KiB reads; RUN_FIRST: the gate's word does */
     uint64_t page_by_page_since; /* ms, when 4 KiB reads began */
+    bool trying;                 /* 4 KiB reads on trial (follow_trail) */
     /* Under 4 KiB reads, every file block's mapped pages when last read
      * (mmap'd by the thread, one per block of the reservation), and where
      * the next tick's window starts. */
     uint16_t *watched;
     size_t nwatched, watch_at;
-    _Atomic uint64_t switches, undone, splits, swept, scattered;
+    _Atomic uint64_t switches, undone, splits, swept, scattered, trials;
     _Atomic bool ran;
 } S = {.stride_shift = MIN_STRIDE_SHIFT, .pagemap = -1, .run_needed = RUN_FIRST,
        .cache_room = UINT64_MAX};
@@ -266,13 +268,38 @@ static void forget_samples(void)
     S.run = 0;
 }
 
-/* Switches the paging; after it, what came back under the old paging is
- * no evidence. True when it switched. */
+/* What came back under the old paging is no evidence. */
+static void forget_pages(void)
+{
+    forget_samples();
+    for (size_t b = 0; b < S.nwatched; b++)
+        S.watched[b] = UNSEEN;
+}
+
+/* Ends a trial of 4 KiB reads (follow_trail) without a switch. */
+static void call_off(void)
+{
+    TRACE("trial-off", 0);
+    S.trying = false;
+    paging_switch(false);
+    trail_forget();
+}
+
+/* Switches the paging. True when it switched; a trial of 4 KiB reads
+ * becomes a switch, or is called off. */
 static bool flip(bool page_by_page)
 {
     TRACE(page_by_page ? "to-4k" : "to-2m", S.run_needed);
-    if (!paging_switch(page_by_page))
+    if (S.trying && !page_by_page) {
+        call_off();
+        return true;
+    }
+    bool settles = S.trying;
+    S.trying = false;
+    if (!paging_switch(page_by_page) && !settles)
         return false;
+    if (page_by_page)
+        paging_split();
     atomic_fetch_add_explicit(&S.switches, 1, memory_order_relaxed);
     uint64_t now = now_ms();
     if (page_by_page) {
@@ -284,9 +311,7 @@ static bool flip(bool page_by_page)
         if (S.run_needed < RUN_MOST)
             S.run_needed *= 2;
     }
-    forget_samples();
-    for (size_t b = 0; b < S.nwatched; b++)
-        S.watched[b] = UNSEEN;
+    forget_pages();
     return true;
 }
 
@@ -462,16 +487,35 @@ static int64_t user_us(const struct rusage *ru)
     return (int64_t)ru->ru_utime.tv_sec * 1000000 + ru->ru_utime.tv_usec;
 }
 
-/* Under 2 MiB reads, switches on the fault trail's word. */
+/* Under 2 MiB reads, goes by the fault trail's word. A run that looks
+ * like random touches so far puts 4 KiB reads on trial: only the hint
+ * changes, so that the run's next faults read a page each, at the cost
+ * of a few single-page faults to a program whose run turns out to be
+ * short. A run of TRAIL_RUN makes the switch; one that ends or stops
+ * looking random first calls it off, and so does a sweep seen meanwhile
+ * (another thread's pass, while the run's thread has stopped faulting). */
 static void follow_trail(void)
 {
-    if (atomic_load_explicit(&A.scattered, memory_order_relaxed) ||
-        !trail_scattered(arena.ram_end, arena.end, S.cache_room))
+    if (atomic_load_explicit(&A.scattered, memory_order_relaxed) && !S.trying)
         return;
-    TRACE("trail-scattered", S.run_needed);
-    set_marked(true);
-    if (S.run_needed == RUN_FIRST)
-        flip(true);
+    enum trail_word word = trail_read(arena.ram_end, arena.end, S.cache_room);
+    if (word == TRAIL_RANDOM) {
+        TRACE("trail-scattered", S.run_needed);
+        set_marked(true);
+        if (S.run_needed == RUN_FIRST) {
+            flip(true);
+            return;
+        }
+    }
+    if (S.trying) {
+        if (word != TRAIL_SUSPECT)
+            call_off();
+    } else if (word == TRAIL_SUSPECT && S.run_needed == RUN_FIRST && paging_switch(true)) {
+        TRACE("trial", 0);
+        S.trying = true;
+        forget_pages();
+        atomic_fetch_add_explicit(&S.trials, 1, memory_order_relaxed);
+    }
 }
 
 /* Splits the samples while the program's faults look scattered, joins
@@ -480,7 +524,7 @@ static void follow_trail(void)
  * GATE_STEP_MS the window of the last GATE_STEPS steps is judged. */
 static void update_gate(const struct rusage *ru)
 {
-    if (atomic_load_explicit(&A.scattered, memory_order_relaxed)) {
+    if (atomic_load_explicit(&A.scattered, memory_order_relaxed) && !S.trying) {
         /* 4 KiB reads: the samples stay, and faults of 4 KiB say nothing */
         trail_pause(true);
         set_marked(true);
@@ -602,4 +646,5 @@ void sampler_usage(struct sampler_usage *u)
     u->splits = atomic_load_explicit(&S.splits, memory_order_relaxed);
     u->swept = atomic_load_explicit(&S.swept, memory_order_relaxed);
     u->scattered = atomic_load_explicit(&S.scattered, memory_order_relaxed);
+    u->trials = atomic_load_explicit(&S.trials, memory_order_relaxed);
 }

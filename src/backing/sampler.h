@@ -33,6 +33,7 @@ struct sampler_usage {
     uint64_t undone;        /* switches to 4 KiB reads that a pass undid within 2 s */
     uint64_t splits;        /* times the samples were split (update_gate) */
     uint64_t swept, scattered;   /* sampled blocks judged each way */
+    uint64_t trials;        /* runs that put 4 KiB reads on trial */
 };
 void sampler_usage(struct sampler_usage *u);
 

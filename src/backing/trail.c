@@ -27,9 +27,14 @@
  * switch it, undone within 0.4 s), and runs of up to 15 over 430-700
  * MiB (runs of 8 over four times the cache's room switched it).
  *
- * The kernel wakes trail_wait every TRAIL_WAKE records, so that a run
- * is judged as it grows: at the sampler's ticks alone, the first 20 ms
- * of random touches went by before a run was even seen. A followed
+ * A run of TRAIL_TRIAL_RUN that looks random so far is suspect: the
+ * sampler then tries 4 KiB reads, which the run's later faults make
+ * cheap to wait on. Random touches land next to a recent block now and
+ * then, so a suspect run that breaks stays suspect for a few faults,
+ * the time a new run needs to become suspect itself. The kernel wakes
+ * trail_wait every TRAIL_WAKE records, so that a run is judged as it
+ * grows: at the sampler's ticks alone, the first 20 ms of random
+ * touches went by before a run was even seen. A followed
  * thread costs two locked pages (the ring) and a descriptor; while the
  * heap reads 4 KiB at a fault the events are paused, since such faults
  * are many and the gate does not look at them. */
@@ -49,6 +54,7 @@
 #define TRAIL_THREADS 64
 #define TRAIL_RECENT 8
 #define TRAIL_RUN 32
+#define TRAIL_TRIAL_RUN 8         /* faults in a run that may put 4 KiB reads on trial */
 #define TRAIL_WAKE 4             /* faults of a thread that wake trail_wait */
 #define TRAIL_NS 500000          /* run time per fault below which a run is random touches */
 #define BLOCK_SHIFT 21
@@ -68,6 +74,8 @@ struct followed {
     unsigned run_base;           /* faults of the run before run_from */
     struct task_work run_from;   /* the thread's work after the read where the run began */
     bool run_known;              /* run_from could be read */
+    enum trail_word word;        /* what the run says so far (not RANDOM) */
+    unsigned grace;              /* faults for which a broken long run still counts */
 };
 
 static struct {
@@ -186,7 +194,15 @@ static void note(struct followed *f, uint64_t addr, uintptr_t lo, uintptr_t hi)
     f->recent[f->at++ % TRAIL_RECENT] = b;
     if (f->nrecent < TRAIL_RECENT)
         f->nrecent++;
+    if (f->grace)
+        f->grace--;
     if (near) {
+        /* Random touches over a heap of 500 blocks land next to one of
+         * the last eight one time in twenty: a suspect run so broken
+         * still counts until a new one has had the faults to become
+         * suspect itself, while a pass goes on faulting near. */
+        if (f->run >= TRAIL_TRIAL_RUN && f->word == TRAIL_SUSPECT)
+            f->grace = 2 * TRAIL_TRIAL_RUN;
         f->run = 0;
         f->run_new = false;
     } else if (f->run++ == 0) {
@@ -198,18 +214,61 @@ static void note(struct followed *f, uint64_t addr, uintptr_t lo, uintptr_t hi)
     }
 }
 
-/* Reads thread f's ring; true when its run makes a verdict. A read comes
- * a tick after the faults it finds, so the run's work is counted from
- * the end of the read where the run began, over the faults after it:
- * counted from the read before, a pass's last tick (20 ms of its work)
- * made the first run of random touches look busy. */
-static bool drain(struct followed *f, int tid, uintptr_t lo, uintptr_t hi, uint64_t span)
+/* What thread f's run says, its records just read. A read comes after
+ * the faults it finds, so the run's work is counted from the end of the
+ * read where the run began, over the faults after it: counted from the
+ * read before, a pass's last tick (20 ms of its work) made the first run
+ * of random touches look busy. */
+static enum trail_word judge(struct followed *f, int tid, uint64_t span)
+{
+    if (f->run == 0)
+        return TRAIL_QUIET;
+    struct task_work now;
+    bool known = task_work_read(tid, &now);
+    if (f->run_new) {
+        f->run_new = false;
+        f->run_from = now;
+        f->run_known = known;
+        f->run_base = f->run;
+        return TRAIL_QUIET;
+    }
+    unsigned n = f->run - f->run_base;
+    if (f->run < TRAIL_TRIAL_RUN || n < TRAIL_TRIAL_RUN / 2)
+        return TRAIL_QUIET;
+    /* Random touches: little time run, most faults reading from disk (a
+     * fault on a page the heap never wrote reads nothing: a program that
+     * first writes its arrays out of order is no random reader; half a
+     * page a fault, as the run's later faults may read single pages),
+     * and over more than span: touches within what the page cache holds
+     * stop faulting once their blocks are in, and 2 MiB reads bring them
+     * in sooner. */
+    int64_t ns = now.run_ns - f->run_from.run_ns;
+    int64_t read = now.read_bytes - f->run_from.read_bytes;
+    uint64_t spread = (f->run_hi - f->run_lo + 1) << BLOCK_SHIFT;
+    bool random = known && f->run_known && ns < (int64_t)n * TRAIL_NS &&
+                  read >= (int64_t)(n * T.page / 2) && spread >= span;
+    if (f->run < TRAIL_RUN || n < TRAIL_RUN / 2)
+        return random ? TRAIL_SUSPECT : TRAIL_QUIET;
+#ifdef FSMEM_SAMPLER_TRACE
+    fprintf(stderr, "trail %d run %u us-a-fault %lld KiB-a-fault %lld spread-MiB %llu of %llu\n",
+            tid, f->run, (long long)ns / 1000 / n, (long long)read / 1024 / n,
+            (unsigned long long)spread >> 20, (unsigned long long)span >> 20);
+#endif
+    f->run = 0;
+    if (random)
+        atomic_fetch_add_explicit(&T.runs, 1, memory_order_relaxed);
+    return random ? TRAIL_RANDOM : TRAIL_QUIET;
+}
+
+/* Reads thread f's ring and says what its run looks like. */
+static enum trail_word drain(struct followed *f, int tid, uintptr_t lo, uintptr_t hi,
+                             uint64_t span)
 {
     struct perf_event_mmap_page *ring = f->ring;
     uint64_t head = __atomic_load_n(&ring->data_head, __ATOMIC_ACQUIRE);
     uint64_t tail = ring->data_tail;
     if (tail == head)
-        return false;
+        return f->word;
     const char *data = (const char *)ring + T.page;
     while (tail + sizeof(struct perf_event_header) <= head) {
         struct perf_event_header h;
@@ -224,40 +283,13 @@ static bool drain(struct followed *f, int tid, uintptr_t lo, uintptr_t hi, uint6
         tail += h.size;
     }
     __atomic_store_n(&ring->data_tail, head, __ATOMIC_RELEASE);
-    if (f->run == 0)
-        return false;
-    struct task_work now;
-    bool known = task_work_read(tid, &now);
-    if (f->run_new) {
-        f->run_new = false;
-        f->run_from = now;
-        f->run_known = known;
-        f->run_base = f->run;
-        return false;
+    enum trail_word word = judge(f, tid, span);
+    if (word == TRAIL_RANDOM) {
+        f->word = TRAIL_QUIET;
+        return word;
     }
-    unsigned n = f->run - f->run_base;
-    if (f->run < TRAIL_RUN || n < TRAIL_RUN / 2)
-        return false;
-    /* Random touches: little time run, a block read from disk at most
-     * faults (a fault on a page the heap never wrote reads nothing: a
-     * program that first writes its arrays out of order is no random
-     * reader), and over more than span: touches within what the page
-     * cache holds stop faulting once their blocks are in, and 2 MiB
-     * reads bring them in sooner. */
-    int64_t ns = now.run_ns - f->run_from.run_ns;
-    int64_t read = now.read_bytes - f->run_from.read_bytes;
-    uint64_t spread = (f->run_hi - f->run_lo + 1) << BLOCK_SHIFT;
-    bool random = known && f->run_known && ns < (int64_t)n * TRAIL_NS &&
-                  read >= (int64_t)n << (BLOCK_SHIFT - 1) && spread >= span;
-#ifdef FSMEM_SAMPLER_TRACE
-    fprintf(stderr, "trail %d run %u us-a-fault %lld KiB-a-fault %lld spread-MiB %llu of %llu\n",
-            tid, f->run, (long long)ns / 1000 / n, (long long)read / 1024 / n,
-            (unsigned long long)spread >> 20, (unsigned long long)span >> 20);
-#endif
-    f->run = 0;
-    if (random)
-        atomic_fetch_add_explicit(&T.runs, 1, memory_order_relaxed);
-    return random;
+    f->word = word == TRAIL_QUIET && f->grace ? TRAIL_SUSPECT : word;
+    return f->word;
 }
 
 bool trail_wait(long ms)
@@ -305,15 +337,33 @@ bool trail_wait(long ms)
     }
 }
 
-bool trail_scattered(uintptr_t lo, uintptr_t hi, uint64_t span)
+enum trail_word trail_read(uintptr_t lo, uintptr_t hi, uint64_t span)
 {
     if (T.off || T.paused)
-        return false;
-    bool scattered = false;
+        return TRAIL_QUIET;
+    enum trail_word most = TRAIL_QUIET;
+    for (int i = 0; i < TRAIL_THREADS; i++)
+        if (T.tid[i]) {
+            enum trail_word w = drain(&T.f[i], T.tid[i], lo, hi, span);
+            most = w > most ? w : most;
+        }
+    return most;
+}
+
+/* What was recorded so far says nothing of what comes. */
+static void forget(struct followed *f)
+{
+    f->ring->data_tail = __atomic_load_n(&f->ring->data_head, __ATOMIC_ACQUIRE);
+    f->nrecent = f->at = f->run = f->grace = 0;
+    f->run_new = false;
+    f->word = TRAIL_QUIET;
+}
+
+void trail_forget(void)
+{
     for (int i = 0; i < TRAIL_THREADS; i++)
         if (T.tid[i])
-            scattered |= drain(&T.f[i], T.tid[i], lo, hi, span);
-    return scattered;
+            forget(&T.f[i]);
 }
 
 void trail_pause(bool paused)
@@ -326,10 +376,7 @@ void trail_pause(bool paused)
         if (!T.tid[i])
             continue;
         ioctl(f->fd, paused ? PERF_EVENT_IOC_DISABLE : PERF_EVENT_IOC_ENABLE, 0);
-        /* What was recorded before is about the other paging. */
-        f->ring->data_tail = __atomic_load_n(&f->ring->data_head, __ATOMIC_ACQUIRE);
-        f->nrecent = f->at = f->run = 0;
-        f->run_new = false;
+        forget(f);   /* what was recorded is about the other paging */
     }
 }
 

@@ -15,15 +15,25 @@
  * off for good. */
 bool trail_follow(const struct task_counters *tasks, int n);
 
+/* What the trail says of the followed threads' faults. */
+enum trail_word {
+    TRAIL_QUIET,     /* nothing that looks like random touches */
+    TRAIL_SUSPECT,   /* a run that does so far, of TRAIL_TRIAL_RUN faults or more */
+    TRAIL_RANDOM,    /* a run of TRAIL_RUN: random touches (said once a run) */
+};
+
 /* Reads what the followed threads left since the last call, counting the
- * faults that fall in [lo, hi). True when a thread's last TRAIL_RUN
- * faults there all landed away from one another, over more than span
- * bytes, with little run time between them and most of them reading
- * from disk: random touches. */
-bool trail_scattered(uintptr_t lo, uintptr_t hi, uint64_t span);
+ * faults that fall in [lo, hi), and says the most of what it finds. A
+ * run of a thread is faults in a row that landed away from one another;
+ * it looks like random touches with little run time between its faults,
+ * each reading from disk, over more than span bytes. */
+enum trail_word trail_read(uintptr_t lo, uintptr_t hi, uint64_t span);
+
+/* Forgets the threads' runs. */
+void trail_forget(void);
 
 /* Sleeps up to ms, or less: true when a followed thread has taken a few
- * more faults meanwhile, which trail_scattered may want to see at once. */
+ * more faults meanwhile, which trail_read may want to see at once. */
 bool trail_wait(long ms);
 
 /* Stops recording (4 KiB reads: faults are many and say nothing the

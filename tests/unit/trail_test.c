@@ -4,11 +4,13 @@
  *   - faults on blocks far apart within 80 MiB make none where the page
  *     cache is taken to hold 128 MiB;
  *   - over 192 MiB, with nothing done between, they make one;
- *   - twenty over 180 MiB make none, however little the cache holds;
- *   - trail_wait wakes early once the thread has faulted a few times,
- *     and sleeps its whole time otherwise;
  *   - the same with 2 ms of computing before each fault make none;
- *   - read() into far-apart blocks (the kernel's faults) makes none.
+ *   - read() into far-apart blocks (the kernel's faults) makes none;
+ *   - twenty far faults make none, but are suspect from the eighth on;
+ *     one fault next to a recent one does not end that, a pass does
+ *     within a few faults;
+ *   - trail_wait wakes early once the thread has faulted a few times,
+ *     and sleeps its whole time otherwise.
  * Skips where perf events are refused, or where a fault does not read
  * 2 MiB (kernels before 5.18, filesystems without large folios). */
 #include <fcntl.h>
@@ -53,12 +55,14 @@ static void spin_ms(long ms)
     while ((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < ms);
 }
 
+/* What the trail said after each touch of the last touch() */
+static enum trail_word said[64];
+
 /* Touches one page in each of the blocks first, first + step, ...
- * (count of them, modulo range), spinning ms before each; true when the
- * trail, read after every touch, gave a verdict for random touches
- * where the page cache holds cache_blocks blocks. */
-static bool touch_in(size_t first, size_t step, int count, long ms, size_t range,
-                     size_t cache_blocks)
+ * (count of them, at most 64, modulo range), spinning ms before each;
+ * true when the trail, read after every touch, gave a verdict for
+ * random touches where the page cache is taken to hold 128 MiB. */
+static bool touch(size_t first, size_t step, int count, long ms, size_t range)
 {
     bool verdict = false;
     uintptr_t lo = (uintptr_t)map, hi = lo + BLOCKS * BLOCK;
@@ -66,14 +70,19 @@ static bool touch_in(size_t first, size_t step, int count, long ms, size_t range
         if (ms)
             spin_ms(ms);
         map[((first + (size_t)i * step) % range) * BLOCK + 4096 * 7]++;
-        verdict |= trail_scattered(lo, hi, cache_blocks * BLOCK);
+        said[i] = trail_read(lo, hi, 64 * BLOCK);
+        verdict |= said[i] == TRAIL_RANDOM;
     }
     return verdict;
 }
 
-static bool touch(size_t first, size_t step, int count, long ms, size_t range)
+/* The touches (from..to] of the last touch() were all said to be w. */
+static bool all_said(int from, int to, enum trail_word w)
 {
-    return touch_in(first, step, count, ms, range, 64);
+    for (int i = from; i < to; i++)
+        if (said[i] != w)
+            return false;
+    return true;
 }
 
 static long elapsed_ms(const struct timespec *since)
@@ -139,19 +148,29 @@ int main(void)
     for (int i = 0; i < 48; i++)
         CHECK(pread(src, map + ((40 + (size_t)i * 7) % BLOCKS) * BLOCK + 8192, 4096, 0) == 4096);
     close(src);
-    CHECK(!trail_scattered((uintptr_t)map, (uintptr_t)map + BLOCKS * BLOCK, 0));
+    CHECK(trail_read((uintptr_t)map, (uintptr_t)map + BLOCKS * BLOCK, 0) == TRAIL_QUIET);
     trail_usage(&u);
     CHECK(u.runs == runs);
 
     /* Twenty far faults over 180 MiB (a few blocks in a row first end
-     * any run). */
+     * any run): suspect from the eighth on (the run's work is counted
+     * from the read after its first fault). */
     drop_cache();
     CHECK(!touch(92, 1, 4, 0, BLOCKS));
-    CHECK(!touch_in(41, 7, 20, 0, BLOCKS, 1));
+    CHECK(!touch(41, 7, 20, 0, BLOCKS));
+    CHECK(all_said(0, 8, TRAIL_QUIET) && all_said(8, 20, TRAIL_SUSPECT));
+    /* One fault next to a recent block (43), then far ones again: still
+     * suspect throughout. */
+    CHECK(!touch(44, 1, 1, 0, BLOCKS) && all_said(0, 1, TRAIL_SUSPECT));
+    CHECK(!touch(3, 11, 19, 0, BLOCKS) && all_said(0, 19, TRAIL_SUSPECT));
+    /* A pass: quiet within a few faults. */
+    drop_cache();
+    CHECK(!touch(0, 1, 20, 0, BLOCKS));
+    CHECK(all_said(17, 20, TRAIL_QUIET));
 
     /* Faults not yet read wake trail_wait at once; none let it sleep. */
     drop_cache();
-    trail_scattered((uintptr_t)map, (uintptr_t)map + BLOCKS * BLOCK, 0);
+    trail_read((uintptr_t)map, (uintptr_t)map + BLOCKS * BLOCK, 0);
     trail_wait(1);   /* a wake-up left by the faults before */
     for (int i = 0; i < 16; i++)
         map[(size_t)((i * 7) % BLOCKS) * BLOCK]++;
@@ -159,7 +178,7 @@ int main(void)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     CHECK(trail_wait(5000));
     CHECK(elapsed_ms(&t0) < 2500);
-    trail_scattered((uintptr_t)map, (uintptr_t)map + BLOCKS * BLOCK, 0);
+    trail_read((uintptr_t)map, (uintptr_t)map + BLOCKS * BLOCK, 0);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     CHECK(!trail_wait(100));
     CHECK(elapsed_ms(&t0) >= 99);
