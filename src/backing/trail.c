@@ -28,16 +28,18 @@
  * MiB (runs of 8 over four times the cache's room switched it).
  *
  * A run of TRAIL_TRIAL_RUN that looks random so far is suspect: the
- * sampler then tries 4 KiB reads, which the run's later faults make
+ * sampler then tries 4 KiB reads, which make the run's later faults
  * cheap to wait on. Random touches land next to a recent block now and
  * then, so a suspect run that breaks stays suspect for a few faults,
  * the time a new run needs to become suspect itself. The kernel wakes
  * trail_wait every TRAIL_WAKE records, so that a run is judged as it
  * grows: at the sampler's ticks alone, the first 20 ms of random
- * touches went by before a run was even seen. A followed
- * thread costs two locked pages (the ring) and a descriptor; while the
- * heap reads 4 KiB at a fault the events are paused, since such faults
- * are many and the gate does not look at them. */
+ * touches went by before a run was even seen.
+ *
+ * A followed thread costs two locked pages (the ring) and a descriptor.
+ * Once the heap has switched to 4 KiB reads (not while they are on
+ * trial) the events are paused: such faults are many, and the gate does
+ * not look at them. */
 #include "backing/trail.h"
 
 #include <errno.h>
@@ -54,7 +56,7 @@
 #define TRAIL_THREADS 64
 #define TRAIL_RECENT 8
 #define TRAIL_RUN 32
-#define TRAIL_TRIAL_RUN 8         /* faults in a run that may put 4 KiB reads on trial */
+#define TRAIL_TRIAL_RUN 8        /* faults in a run that may put 4 KiB reads on trial */
 #define TRAIL_WAKE 4             /* faults of a thread that wake trail_wait */
 #define TRAIL_NS 500000          /* run time per fault below which a run is random touches */
 #define BLOCK_SHIFT 21
