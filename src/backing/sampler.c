@@ -70,10 +70,9 @@
  * scattered is rare in passes, and waiting for verdicts as well cost
  * random touches half a second more of 2 MiB reads (sixteen verdicts,
  * each given when its block is evicted). Either way the switch comes
- * until a pass has undone one. A wrong switch costs
- * a pass the tenth of a second or so that watch_sweeps takes to see it.
- * After one, run_needed scattered
- * verdicts in a row are needed too. Programs that sweep arrays also
+ * until a pass has undone one. A wrong switch costs a pass the tenth of
+ * a second or so that watch_sweeps takes to see it. After one,
+ * run_needed scattered verdicts in a row are needed too. Programs that sweep arrays also
  * touch blocks sparsely for a while (PhyML: runs of up to 58 scattered
  * blocks among 4,256, of which 43% used fewer than 17 pages), so that
  * count starts at RUN_FIRST and every switch that a pass undoes within

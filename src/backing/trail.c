@@ -294,6 +294,13 @@ static enum trail_word drain(struct followed *f, int tid, uintptr_t lo, uintptr_
     return f->word;
 }
 
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 bool trail_wait(long ms)
 {
     struct pollfd fds[TRAIL_THREADS];
@@ -302,25 +309,12 @@ bool trail_wait(long ms)
         for (int i = 0; i < TRAIL_THREADS; i++)
             if (T.tid[i])
                 fds[n++] = (struct pollfd){.fd = T.f[i].fd, .events = POLLIN};
-    struct timespec due;
-    clock_gettime(CLOCK_MONOTONIC, &due);
-    due.tv_sec += ms / 1000;
-    due.tv_nsec += ms % 1000 * 1000000L;
-    if (due.tv_nsec >= 1000000000L) {
-        due.tv_sec++;
-        due.tv_nsec -= 1000000000L;
-    }
+    int64_t due = now_ns() + (int64_t)ms * 1000000;
     for (;;) {
-        struct timespec now, left;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        left.tv_sec = due.tv_sec - now.tv_sec;
-        left.tv_nsec = due.tv_nsec - now.tv_nsec;
-        if (left.tv_nsec < 0) {
-            left.tv_sec--;
-            left.tv_nsec += 1000000000L;
-        }
-        if (left.tv_sec < 0)
+        int64_t ns = due - now_ns();
+        if (ns <= 0)
             return false;
+        struct timespec left = {ns / 1000000000, ns % 1000000000};
         int got = ppoll(fds, n, &left, NULL);
         if (got < 0 && errno != EINTR)
             nanosleep(&left, NULL);   /* cannot wait on the events: a tick as before */
