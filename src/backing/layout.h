@@ -84,8 +84,10 @@ void set_paging(uintptr_t start, size_t len, enum arena_advice how);
 void tighten_paging(unsigned dir);
 /* paging.c: FSMEM_PAGING=auto switches every file chunk to 4 KiB reads
  * (or back); false when it did not (already so, or advice was given).
- * paging_split then makes the cache's 2 MiB folios single pages. */
+ * paging_split then makes the cache's clean 2 MiB folios single pages,
+ * and paging_split_block the one at a block (if clean) later. */
 bool paging_switch(bool page_by_page);
 void paging_split(void);
+void paging_split_block(uintptr_t block);
 
 #endif

@@ -118,6 +118,7 @@
 #define SHORT_MS 2000            /* 4 KiB reads ended sooner: the switch was a mistake */
 #define WATCH_BLOCKS 256         /* blocks read per tick under 4 KiB reads */
 #define UNSEEN UINT16_MAX
+#define WHOLE (UINT16_MAX - 1)   /* watched: mapped whole since the switch */
 #define GATE_STEP_MS 250         /* how often the gate looks back ... */
 #define GATE_STEPS 4             /* ... over a window of this many steps */
 #define GATE_READS 32            /* ... holding this many 2 MiB reads */
@@ -373,14 +374,17 @@ static bool scan_samples(void)
  * blocks per tick, round the file heap, switches back to 2 MiB reads
  * when one of them gained DENSE_PAGES pages since it was last read. A
  * pass at 4 KiB a fault would otherwise run for as long as it takes to
- * reach a sample. A block mapped whole is no sweep: a 2 MiB folio that
- * outlived the switch (dirty again before it could be split) is still
- * mapped by one entry when touched, whatever MADV_NOHUGEPAGE says; a
- * sweep at 4 KiB a fault takes several ticks and is caught halfway.
- * Nor is a block cached whole but mapped in part, as the samples'
- * verdicts already hold: random touches on a leftover 2 MiB folio map
- * 16 pages each, and a handful between two looks add up to a "sweep"
- * that reads nothing. */
+ * reach a sample. A sweep at 4 KiB a fault takes several ticks and is
+ * caught halfway; a block mapped whole is no sweep. At the first look
+ * after the switch, that is a 2 MiB folio that outlived it (dirty then,
+ * so not split), still mapped by one entry whatever MADV_NOHUGEPAGE
+ * says: it is split at every look until writeback has cleaned it, as
+ * left whole it would be dirtied and written back whole again. (Later,
+ * a block mapped whole is one that 4 KiB faults filled.) Nor is a block
+ * cached whole but mapped in part a sweep, as the samples' verdicts
+ * already hold: random touches on a leftover 2 MiB folio map 16 pages
+ * each, and a handful between two looks add up to a "sweep" that reads
+ * nothing. */
 static void watch_sweeps(void)
 {
     uintptr_t first = block_of(arena.ram_end), end = file_blocks_end();
@@ -394,6 +398,11 @@ static void watch_sweeps(void)
         int pages = mapped_pages(block_addr(first + b));
         if (pages < 0)
             return;
+        if (pages == BLOCK_PAGES && (S.watched[b] == UNSEEN || S.watched[b] == WHOLE)) {
+            paging_split_block(block_addr(first + b));
+            S.watched[b] = WHOLE;
+            continue;
+        }
         if (S.watched[b] != UNSEEN && pages >= S.watched[b] + DENSE_PAGES &&
             pages < BLOCK_PAGES && !cached_whole(block_addr(first + b))) {
             TRACE("watched-sweep", pages - S.watched[b]);
