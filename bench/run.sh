@@ -320,19 +320,32 @@ outofcore() {
 
     # The disk's own bandwidth, measured now, on the same file system: the
     # best of three request sizes (on a virtual disk the best size varies).
-    local ddf=$WORK/dd.bin count=$((heap < 1024 ? heap : 1024)) bs wbw=0 rbw=0 mbs
+    # A read-modify-write pass reads every byte and writes it back, so its
+    # limit is the rate at which the disk reads one file while it writes
+    # another (each stream's; on a disk whose reads and writes share one
+    # channel, half of either alone).
+    local ddf=$WORK/dd.bin ddw=$WORK/dd-w.bin count=$((heap < 1024 ? heap : 1024)) bs wbw=0 rbw=0 rwbw=0 mbs
     for bs in 1 4 16; do
         wr=$(dd_seconds if=/dev/zero of="$ddf" bs=${bs}M count=$((count / bs)) oflag=direct)
         rd=$(dd_seconds if="$ddf" of=/dev/null bs=${bs}M iflag=direct)
-        rm -f "$ddf"
         mbs=$(awk -v s="$wr" -v c="$count" 'BEGIN { printf "%.1f", (s > 0 ? c * 1.048576 / s : 0) }')
         wbw=$(awk -v a="$wbw" -v b="$mbs" 'BEGIN { print ((b + 0 > a + 0) ? b : a) }')
         mbs=$(awk -v s="$rd" -v c="$count" 'BEGIN { printf "%.1f", (s > 0 ? c * 1.048576 / s : 0) }')
         rbw=$(awk -v a="$rbw" -v b="$mbs" 'BEGIN { print ((b + 0 > a + 0) ? b : a) }')
+        dd_seconds if="$ddf" of=/dev/null bs=${bs}M iflag=direct >"$B/dd-r.s" &
+        wr=$(dd_seconds if=/dev/zero of="$ddw" bs=${bs}M count=$((count / bs)) oflag=direct)
+        wait
+        rd=$(cat "$B/dd-r.s")
+        rm -f "$ddf" "$ddw" "$B/dd-r.s"
+        mbs=$(awk -v r="$rd" -v w="$wr" -v c="$count" \
+            'BEGIN { s = r > w ? r : w; printf "%.1f", (r > 0 && w > 0 ? c * 1.048576 / s : 0) }')
+        rwbw=$(awk -v a="$rwbw" -v b="$mbs" 'BEGIN { print ((b + 0 > a + 0) ? b : a) }')
     done
     [ "$wbw" = 0 ] && wbw=-
     [ "$rbw" = 0 ] && rbw=-
-    say "  disk, direct I/O, ${count} MiB, best of 1/4/16 MiB requests: write $wbw MB/s, read $rbw MB/s"
+    [ "$rwbw" = 0 ] && rwbw=-
+    say "  disk, direct I/O, ${count} MiB, best of 1/4/16 MiB requests: write $wbw MB/s, read $rbw MB/s," \
+        "read and write at once $rwbw MB/s each"
 
     for row in $OOC_ROWS; do
         alloc_setup "$row"
@@ -359,7 +372,7 @@ outofcore() {
         say "  $row: $res"
     done
     awk -f bench/summarize.awk -v mode=outofcore -v heap_mb="$heap" -v limit_mb="$limit" \
-        -v disk_w="$wbw" -v disk_r="$rbw" -v out_tsv="$B/outofcore.tsv" \
+        -v disk_w="$wbw" -v disk_r="$rbw" -v disk_rw="$rwbw" -v out_tsv="$B/outofcore.tsv" \
         -v out_plot="$B/outofcore-plot.dat" "$RAW" >"$B/outofcore-table.txt"
     cat "$B/outofcore-table.txt"
 }

@@ -5,7 +5,7 @@
 #   awk -f bench/summarize.awk -v mode=inram -v allocs="glibc jemalloc ..." \
 #       -v out_tsv=F -v out_plot=F -v out_mem=F -v out_access=F raw.tsv
 #   awk -f bench/summarize.awk -v mode=outofcore -v heap_mb=N -v limit_mb=N \
-#       -v disk_w=MB/s -v disk_r=MB/s -v out_tsv=F -v out_plot=F raw.tsv
+#       -v disk_w=MB/s -v disk_r=MB/s -v disk_rw=MB/s -v out_tsv=F -v out_plot=F raw.tsv
 #   awk -f bench/summarize.awk -v mode=growth -v allocs="glibc fsmem ..." \
 #       -v factors="0.25 0.5 ..." -v heaps="128 256 ..." -v limit_mb=N \
 #       -v passes=N -v runs_in=N -v out_tsv=F -v out_plot=F raw.tsv
@@ -203,28 +203,31 @@ function access_report(    i, x, wl, th, a, k, c, v, gv, line, m, label, hdr) {
 }
 
 # ---------------------------------------------------------------- out of core
-function outofcore_report(    a, al, k, c, w, sw, swr, t, wp, rp, rnd, mbf, mbw, mbr, pf, pw, pr, sk) {
+function outofcore_report(    a, al, k, c, w, sw, swr, t, wp, rp, rnd, mbf, mbw, mbr, pf, pw, pwr, pr, sk) {
     print ""
     printf "Out of core: heap %d MiB of 1 MiB blocks, memory cgroup limit %d MiB, 1 thread, 1 run\n", heap_mb, limit_mb
-    printf "Disk, direct I/O in this run: write %s MB/s, read %s MB/s\n", disk_w, disk_r
+    printf "Disk, direct I/O in this run: write %s MB/s, read %s MB/s, read and write at once %s MB/s each\n",
+           disk_w, disk_r, disk_rw
     print "fill = first touch of the whole heap; wpass = read-modify-write pass; rpass = read-only"
-    print "pass; MB/s = heap / time; % = that rate against the disk's direct write (fill) or read"
-    print "(passes) bandwidth; random = ms per random page touch; read/written = GiB of block I/O;"
-    print "x swap = how many times faster than Linux swap on the same disk (> 1: faster)"
-    printf "%-12s %7s %8s %7s %5s %7s %5s %7s %5s %9s %6s %6s %8s %7s %7s\n", "method", "status", "total s",
-           "fill s", "%", "wpass s", "%", "rpass s", "%", "random ms", "read", "writ.", "majflt", "x swap", "rnd x"
+    print "pass; MB/s = heap / time; % = that rate against the disk's direct write (fill), read and"
+    print "write at once (wpass: every byte is read and written back) or read (rpass) bandwidth; w/r %"
+    print "= wpass against the read alone; random = ms per random page touch; read/written = GiB of"
+    print "block I/O; x swap = how many times faster than Linux swap on the same disk (> 1: faster)"
+    printf "%-12s %7s %8s %7s %5s %7s %5s %5s %7s %5s %9s %6s %6s %8s %7s %7s\n", "method", "status", "total s",
+           "fill s", "%", "wpass s", "%", "w/r %", "rpass s", "%", "random ms", "read", "writ.", "majflt", "x swap",
+           "rnd x"
     sk = "access" SUBSEP "1" SUBSEP "swap"
     sw = cell("access", 1, "swap") == "ok" ? median(sk SUBSEP "wall") : ""
     swr = cell("access", 1, "swap") == "ok" ? median(sk SUBSEP "random_us") : ""
-    print "method\tstatus\twall_s\tfill_s\tfill_MBps\tfill_pct_disk_write\twpass_s\twpass_MBps\twpass_pct_disk_read\trpass_s\trpass_MBps\trpass_pct_disk_read\trandom_us\tfree_s\tmajflt\tread_kb\twritten_kb\trss_kb\tdisk_kb\tfoot_kb\tspeedup_vs_swap\trandom_speedup_vs_swap\tdisk_write_MBps\tdisk_read_MBps" > out_tsv
+    print "method\tstatus\twall_s\tfill_s\tfill_MBps\tfill_pct_disk_write\twpass_s\twpass_MBps\twpass_pct_disk_readwrite\twpass_pct_disk_read\trpass_s\trpass_MBps\trpass_pct_disk_read\trandom_us\tfree_s\tmajflt\tread_kb\twritten_kb\trss_kb\tdisk_kb\tfoot_kb\tspeedup_vs_swap\trandom_speedup_vs_swap\tdisk_write_MBps\tdisk_read_MBps\tdisk_readwrite_MBps" > out_tsv
     print "method\tfill\twrite pass\tread pass\trandom touches\tfree" > out_plot
     for (a = 1; a <= nA; a++) {
         al = A[a]; k = "access" SUBSEP "1" SUBSEP al; c = cell("access", 1, al)
         if (c != "ok") {
             printf "%-12s %7s\n", al, c
             printf "%s\t%s", al, c > out_tsv
-            for (i = 3; i <= 22; i++) printf "\t-" > out_tsv
-            printf "\t%s\t%s\n", disk_w, disk_r > out_tsv
+            for (i = 3; i <= 23; i++) printf "\t-" > out_tsv
+            printf "\t%s\t%s\t%s\n", disk_w, disk_r, disk_rw > out_tsv
             continue
         }
         w = median(k SUBSEP "wall"); t = median(k SUBSEP "touch")
@@ -233,17 +236,18 @@ function outofcore_report(    a, al, k, c, w, sw, swr, t, wp, rp, rnd, mbf, mbw,
         mbw = wp > 0 ? heap_mb * 1.048576 / wp : ""
         mbr = rp > 0 ? heap_mb * 1.048576 / rp : ""
         pf = (mbf != "" && disk_w + 0 > 0) ? 100 * mbf / disk_w : ""
-        pw = (mbw != "" && disk_r + 0 > 0) ? 100 * mbw / disk_r : ""
+        pw = (mbw != "" && disk_rw + 0 > 0) ? 100 * mbw / disk_rw : ""
+        pwr = (mbw != "" && disk_r + 0 > 0) ? 100 * mbw / disk_r : ""
         pr = (mbr != "" && disk_r + 0 > 0) ? 100 * mbr / disk_r : ""
-        printf "%-12s %7s %8.2f %7.2f %5s %7.2f %5s %7.2f %5s %9.3f %6.1f %6.1f %8d %7s %7s\n", al, c, w,
-               t, fmt(pf, "%.0f"), wp, fmt(pw, "%.0f"), rp, fmt(pr, "%.0f"), rnd / 1000,
+        printf "%-12s %7s %8.2f %7.2f %5s %7.2f %5s %5s %7.2f %5s %9.3f %6.1f %6.1f %8d %7s %7s\n", al, c, w,
+               t, fmt(pf, "%.0f"), wp, fmt(pw, "%.0f"), fmt(pwr, "%.0f"), rp, fmt(pr, "%.0f"), rnd / 1000,
                median(k SUBSEP "in_kb") / 1048576, median(k SUBSEP "out_kb") / 1048576,
                median(k SUBSEP "majflt"), fmt(ratio(sw, w), "%.2f"), fmt(ratio(swr, rnd), "%.2f")
-        print al, c, w, t, fmt(mbf, "%.1f"), fmt(pf, "%.1f"), wp, fmt(mbw, "%.1f"), fmt(pw, "%.1f"),
+        print al, c, w, t, fmt(mbf, "%.1f"), fmt(pf, "%.1f"), wp, fmt(mbw, "%.1f"), fmt(pw, "%.1f"), fmt(pwr, "%.1f"),
               rp, fmt(mbr, "%.1f"), fmt(pr, "%.1f"), rnd, median(k SUBSEP "free"), median(k SUBSEP "majflt"),
               median(k SUBSEP "in_kb"), median(k SUBSEP "out_kb"), median(k SUBSEP "rss_kb"),
               median(k SUBSEP "disk_kb"), median(k SUBSEP "foot_kb"), fmt(ratio(sw, w), "%.3f"),
-              fmt(ratio(swr, rnd), "%.3f"), disk_w, disk_r > out_tsv
+              fmt(ratio(swr, rnd), "%.3f"), disk_w, disk_r, disk_rw > out_tsv
         print al, t, wp, rp, median(k SUBSEP "random"), median(k SUBSEP "free") > out_plot
     }
 }
