@@ -380,11 +380,12 @@ static bool scan_samples(void)
  * so not split), still mapped by one entry whatever MADV_NOHUGEPAGE
  * says: it is split at every look until writeback has cleaned it, as
  * left whole it would be dirtied and written back whole again. (Later,
- * a block mapped whole is one that 4 KiB faults filled.) Nor is a block
- * cached whole but mapped in part a sweep, as the samples' verdicts
- * already hold: random touches on a leftover 2 MiB folio map 16 pages
- * each, and a handful between two looks add up to a "sweep" that reads
- * nothing. */
+ * a block mapped whole is one that 4 KiB faults filled. During a trial
+ * every block the passes brought back is mapped whole, and none is
+ * split: most trials are called off.) Nor is a block cached whole but
+ * mapped in part a sweep, as the samples' verdicts already hold: random
+ * touches on a leftover 2 MiB folio map 16 pages each, and a handful
+ * between two looks add up to a "sweep" that reads nothing. */
 static void watch_sweeps(void)
 {
     uintptr_t first = block_of(arena.ram_end), end = file_blocks_end();
@@ -398,7 +399,7 @@ static void watch_sweeps(void)
         int pages = mapped_pages(block_addr(first + b));
         if (pages < 0)
             return;
-        if (pages == BLOCK_PAGES && (S.watched[b] == UNSEEN || S.watched[b] == WHOLE)) {
+        if (pages == BLOCK_PAGES && !S.trying && (S.watched[b] == UNSEEN || S.watched[b] == WHOLE)) {
             paging_split_block(block_addr(first + b));
             S.watched[b] = WHOLE;
             continue;
