@@ -123,8 +123,9 @@ static void repage(uintptr_t start, size_t len) { set_paging(start, len, ADVICE_
 
 /* The kernel splits a clean large folio when asked to page out part of
  * it: paging out the first page of a 2 MiB block leaves the other 511 in
- * the cache as page-sized folios, still mapped. A dirty folio cannot be
- * split (its buffers are in use), and the call leaves it as it is. */
+ * the cache as page-sized folios (unmapped: the next touch maps them
+ * again from the cache, 16 at a time). A dirty folio cannot be split
+ * (its buffers are in use), and the call leaves it as it is. */
 void paging_split_block(uintptr_t block)
 {
     madvise((void *)block, (size_t)sysconf(_SC_PAGESIZE), MADV_PAGEOUT);
