@@ -325,21 +325,28 @@ outofcore() {
     # another (each stream's; on a disk whose reads and writes share one
     # channel, half of either alone).
     local ddf=$WORK/dd.bin ddw=$WORK/dd-w.bin count=$((heap < 1024 ? heap : 1024)) bs wbw=0 rbw=0 rwbw=0 mbs
+    # best RATE SECONDS...: the larger of RATE and count MiB over the
+    # longest of SECONDS, in MB/s (0 when one of them is missing).
+    best() {
+        local rate=$1 ss= x; shift
+        for x in "$@"; do ss="$ss ${x:-0}"; done
+        awk -v a="$rate" -v c="$count" -v ss="$ss" 'BEGIN {
+            n = split(ss, s, " "); t = 0
+            for (i = 1; i <= n; i++) { if (s[i] + 0 <= 0) { t = 0; break }; if (s[i] + 0 > t) t = s[i] + 0 }
+            b = t > 0 ? sprintf("%.1f", c * 1.048576 / t) : 0
+            print ((b + 0 > a + 0) ? b : a) }'
+    }
     for bs in 1 4 16; do
         wr=$(dd_seconds if=/dev/zero of="$ddf" bs=${bs}M count=$((count / bs)) oflag=direct)
         rd=$(dd_seconds if="$ddf" of=/dev/null bs=${bs}M iflag=direct)
-        mbs=$(awk -v s="$wr" -v c="$count" 'BEGIN { printf "%.1f", (s > 0 ? c * 1.048576 / s : 0) }')
-        wbw=$(awk -v a="$wbw" -v b="$mbs" 'BEGIN { print ((b + 0 > a + 0) ? b : a) }')
-        mbs=$(awk -v s="$rd" -v c="$count" 'BEGIN { printf "%.1f", (s > 0 ? c * 1.048576 / s : 0) }')
-        rbw=$(awk -v a="$rbw" -v b="$mbs" 'BEGIN { print ((b + 0 > a + 0) ? b : a) }')
+        wbw=$(best "$wbw" "$wr")
+        rbw=$(best "$rbw" "$rd")
         dd_seconds if="$ddf" of=/dev/null bs=${bs}M iflag=direct >"$B/dd-r.s" &
         wr=$(dd_seconds if=/dev/zero of="$ddw" bs=${bs}M count=$((count / bs)) oflag=direct)
         wait
         rd=$(cat "$B/dd-r.s")
         rm -f "$ddf" "$ddw" "$B/dd-r.s"
-        mbs=$(awk -v r="$rd" -v w="$wr" -v c="$count" \
-            'BEGIN { s = r > w ? r : w; printf "%.1f", (r > 0 && w > 0 ? c * 1.048576 / s : 0) }')
-        rwbw=$(awk -v a="$rwbw" -v b="$mbs" 'BEGIN { print ((b + 0 > a + 0) ? b : a) }')
+        rwbw=$(best "$rwbw" "$rd" "$wr")
     done
     [ "$wbw" = 0 ] && wbw=-
     [ "$rbw" = 0 ] && rbw=-

@@ -72,13 +72,14 @@
  * each given when its block is evicted). Either way the switch comes
  * until a pass has undone one. A wrong switch costs a pass the tenth of
  * a second or so that watch_sweeps takes to see it. After one,
- * run_needed scattered verdicts in a row are needed too. Programs that sweep arrays also
- * touch blocks sparsely for a while (PhyML: runs of up to 58 scattered
- * blocks among 4,256, of which 43% used fewer than 17 pages), so that
- * count starts at RUN_FIRST and every switch that a pass undoes within
- * SHORT_MS doubles it. Under 4 KiB reads, one swept sample, or
- * any file block (watch_sweeps) caught gaining DENSE_PAGES pages between
- * two looks, switches back at once: a pass at 4 KiB a fault is the
+ * run_needed scattered verdicts in a row are needed too. Programs that
+ * sweep arrays also touch blocks sparsely for a while (PhyML: runs of up
+ * to 58 scattered blocks among 4,256, of which 43% used fewer than 17
+ * pages), so that count starts at RUN_FIRST and every switch that a
+ * pass undoes within SHORT_MS doubles it. Under 4 KiB reads, one swept
+ * sample, or any file block (watch_sweeps) caught gaining DENSE_PAGES
+ * pages between two looks, switches back at once: a pass at 4 KiB a
+ * fault is the
  * costly mistake.
  *
  * The price, while sampled: up to MAX_SAMPLES blocks whose pages fault
