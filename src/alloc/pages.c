@@ -359,8 +359,16 @@ static void purge_excess(void)
 
 void pages_free(struct run *r)
 {
+    size_t dirty = r->npages;
+    if (r->kind == RUN_SLAB && run_end(r) <= arena.ram_end &&
+        __atomic_load_n(&peak, __ATOMIC_RELAXED) < SMALL_HEAP) {
+        /* Outside the lock: the run is nobody else's yet. */
+        r->zeroed = arena_decommit(r->start, r->npages << PAGE_SHIFT);
+        r->decommitted = 1;
+        dirty = 0;
+    }
     lock_acquire(&page_lock);
-    free_locked(r, r->npages);
+    free_locked(r, dirty);
     lock_release(&page_lock);
     purge_excess();
 }

@@ -1,4 +1,5 @@
-/* Frees from another thread are reused before fresh memory.
+/* Frees from another thread are reused before fresh memory, and empty
+ * slabs of a small heap give their pages back.
  *
  * First, step by step: a thread fills a slab, starts a second one, and
  * another thread frees a page's worth of objects in the first; the next
@@ -155,6 +156,48 @@ static void reuse_before_extend(size_t size)
     CHECK(reused);
 }
 
+/* Touches n objects of this size, then frees them all; returns the heap's
+ * resident bytes with them all live, and sets *after to what stays. */
+static uint64_t fill_and_free(size_t size, size_t n, uint64_t *after)
+{
+    void **objs = fsm_malloc(n * sizeof *objs);
+    CHECK(objs != NULL);
+    for (size_t i = 0; i < n; i++) {
+        objs[i] = fsm_malloc(size);
+        CHECK(objs[i] != NULL);
+        memset(objs[i], 1, size);
+    }
+    uint64_t full = heap_resident();
+    for (size_t i = 0; i < n; i++)
+        fsm_free(objs[i]);
+    fsm_free(objs);
+    *after = heap_resident();
+    return full;
+}
+
+/* A heap that never held SMALL_HEAP: the pages of slabs its class no
+ * longer needs leave memory when they empty (but the current slab's). */
+static void small_heap_gives_back(size_t size)
+{
+    const struct class_info *ci = &class_table[size_class(size)];
+    uint64_t slab = (uint64_t)ci->pages * PAGE_SIZE, base = heap_resident(), after;
+    uint64_t full = fill_and_free(size, 4 * (size_t)ci->slots, &after) - base;
+    CHECK(full >= 3 * slab);
+    if (after - base > slab + PAGE_SIZE)
+        fprintf(stderr, "size %zu: %lu KiB stayed of %lu KiB\n", size,
+                (unsigned long)((after - base) >> 10), (unsigned long)(full >> 10));
+    CHECK(after - base <= slab + PAGE_SIZE);
+}
+
+/* A heap past SMALL_HEAP keeps them for reuse (pages.h). */
+static void big_heap_keeps(size_t size)
+{
+    uint64_t base = heap_resident(), after;
+    uint64_t full = fill_and_free(size, (SMALL_HEAP + (4 << 20)) / size, &after) - base;
+    CHECK(full > SMALL_HEAP);
+    CHECK(after - base >= full - full / 8);
+}
+
 int main(int argc, char **argv)
 {
     /* In the RAM tier a resident page is one the allocator touched; a
@@ -170,6 +213,9 @@ int main(int argc, char **argv)
     CHECK(fsm_init());
     CHECK(arena.ram_end - arena.base >= ((size_t)256 << 20));
     in_child(reuse_before_extend, 1024);
+    in_child(small_heap_gives_back, 1024);
+    in_child(small_heap_gives_back, 16384);
+    in_child(big_heap_keeps, 1024);
     static const size_t sizes[] = {48, 320, 1024, 3000, 6000, 16384, 30000};
     for (unsigned i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         in_child(pipeline_footprint, sizes[i]);
