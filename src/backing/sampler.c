@@ -235,16 +235,20 @@ static int mapped_pages(uintptr_t a)
     return n;
 }
 
-/* Whether all 512 pages of the block at a are in the page cache: under
- * 4 KiB reads, a 2 MiB folio that outlived the switch, which maps 16
- * pages a touch however the program touches it. */
+/* Whether the block at a is in the page cache but for a few pages:
+ * under 4 KiB reads, a 2 MiB folio that outlived the switch, whole or
+ * split (the split pages out its first page, and reclaim may take a few
+ * more), whose cached pages a touch maps 16 at a time however the
+ * program touches it. */
+#define CACHED_MISSING_MAX 16
 static bool cached_whole(uintptr_t a)
 {
     unsigned char v[BLOCK_PAGES];
     if (mincore((void *)a, (size_t)BLOCK_PAGES << 12, v) != 0)
         return false;
+    int missing = 0;
     for (int i = 0; i < BLOCK_PAGES; i++)
-        if (!(v[i] & 1))
+        if (!(v[i] & 1) && ++missing > CACHED_MISSING_MAX)
             return false;
     return true;
 }
@@ -385,8 +389,9 @@ static bool scan_samples(void)
  * every block the passes brought back is mapped whole, and none is
  * split: most trials are called off.) Nor is a block cached whole but
  * mapped in part a sweep, as the samples' verdicts already hold: random
- * touches on a leftover 2 MiB folio map 16 pages each, and a handful
- * between two looks add up to a "sweep" that reads nothing. */
+ * touches on a leftover 2 MiB folio, or on the pages a split left in the
+ * cache, map 16 pages each, and a handful between two looks add up to a
+ * "sweep" that reads nothing. */
 static void watch_sweeps(void)
 {
     uintptr_t first = block_of(arena.ram_end), end = file_blocks_end();
