@@ -304,6 +304,15 @@ static void free_locked(struct run *r, size_t dirty)
     insert_coalesced(r);
 }
 
+/* Gives a run's pages back (punched out of their file, dropped from RAM)
+ * and remembers it; a system call, so on a run out of every bin and
+ * outside the lock. Its caller counts it clean. */
+static void give_back(struct run *r)
+{
+    r->zeroed = arena_decommit(r->start, r->npages << PAGE_SHIFT);
+    r->decommitted = 1;
+}
+
 /* The soft limit on dirty free pages: a sixteenth of the live heap, at
  * least PURGE_FLOOR. Purging goes down to half of it, so that a heap
  * that shrinks and grows again does not purge on every free. */
@@ -347,11 +356,9 @@ static void purge_excess(void)
         bin_remove(r);
         r->kind = RUN_PURGING;
         lock_release(&page_lock);
-        bool zero = arena_decommit(r->start, r->npages << PAGE_SHIFT);
+        give_back(r);
         lock_acquire(&page_lock);
         r->dirty = 0;
-        r->decommitted = 1;
-        r->zeroed = zero;
         insert_coalesced(r);
     }
     lock_release(&page_lock);
@@ -362,9 +369,7 @@ void pages_free(struct run *r)
     size_t dirty = r->npages;
     if (r->kind == RUN_SLAB && run_end(r) <= arena.ram_end &&
         __atomic_load_n(&peak, __ATOMIC_RELAXED) < SMALL_HEAP) {
-        /* Outside the lock: the run is nobody else's yet. */
-        r->zeroed = arena_decommit(r->start, r->npages << PAGE_SHIFT);
-        r->decommitted = 1;
+        give_back(r);
         dirty = 0;
     }
     lock_acquire(&page_lock);
@@ -380,15 +385,12 @@ static void release_large(struct run *r)
     size_t dirty = r->npages;
     size_t min = arena_disk_tight(r->start) ? PUNCH_MIN_TIGHT : PUNCH_MIN;
     if ((r->npages << PAGE_SHIFT) >= min) {
-        bool zero = arena_decommit(r->start, r->npages << PAGE_SHIFT);
-        lock_acquire(&page_lock);
-        r->decommitted = 1;
-        r->zeroed = zero;
+        give_back(r);
         dirty = 0;
     } else {
-        lock_acquire(&page_lock);
         r->zeroed = 0;
     }
+    lock_acquire(&page_lock);
     free_locked(r, dirty);
     lock_release(&page_lock);
     purge_excess();

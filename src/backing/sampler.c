@@ -120,6 +120,7 @@
 #define WATCH_BLOCKS 256         /* blocks read per tick under 4 KiB reads */
 #define UNSEEN UINT16_MAX
 #define WHOLE (UINT16_MAX - 1)   /* watched: mapped whole since the switch */
+#define CACHED_MISSING_MAX 16    /* pages a block cached nearly whole may lack */
 #define GATE_STEP_MS 250         /* how often the gate looks back ... */
 #define GATE_STEPS 4             /* ... over a window of this many steps */
 #define GATE_READS 32            /* ... holding this many 2 MiB reads */
@@ -240,8 +241,7 @@ static int mapped_pages(uintptr_t a)
  * split (the split pages out its first page, and reclaim may take a few
  * more), whose cached pages a touch maps 16 at a time however the
  * program touches it. */
-#define CACHED_MISSING_MAX 16
-static bool cached_whole(uintptr_t a)
+static bool cached_nearly_whole(uintptr_t a)
 {
     unsigned char v[BLOCK_PAGES];
     if (mincore((void *)a, (size_t)BLOCK_PAGES << 12, v) != 0)
@@ -363,7 +363,7 @@ static bool scan_samples(void)
             if (S.peak[k] >= DENSE_PAGES || n == 0) {
                 int most = S.peak[k];
                 S.peak[k] = 0;
-                if (!(page_by_page && cached_whole(block_addr(b))) && judge(most))
+                if (!(page_by_page && cached_nearly_whole(block_addr(b))) && judge(most))
                     return true;
             }
         } else if (S.last[k] == 0 && n > 0) {
@@ -411,7 +411,7 @@ static void watch_sweeps(void)
             continue;
         }
         if (S.watched[b] != UNSEEN && pages >= S.watched[b] + DENSE_PAGES &&
-            pages < BLOCK_PAGES && !cached_whole(block_addr(first + b))) {
+            pages < BLOCK_PAGES && !cached_nearly_whole(block_addr(first + b))) {
             TRACE("watched-sweep", pages - S.watched[b]);
             atomic_fetch_add_explicit(&S.swept, 1, memory_order_relaxed);
             flip(false);
