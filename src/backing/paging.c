@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "backing/layout.h"
+#include "util/thread.h"
 
 /* "6.18.44-..." -> 6, 18. No stdio here: this runs inside malloc. */
 static bool parse_version(const char *s, unsigned *major, unsigned *minor)
@@ -131,11 +132,15 @@ void paging_split_block(uintptr_t block)
     madvise((void *)block, (size_t)sysconf(_SC_PAGESIZE), MADV_PAGEOUT);
 }
 
+static uint64_t split_since;   /* service_give_way's clock for paging_split */
+
 static void split_folios(uintptr_t start, size_t len)
 {
     const uintptr_t block = (uintptr_t)1 << 21;
-    for (uintptr_t b = (start + block - 1) & ~(block - 1); b + block <= start + len; b += block)
+    for (uintptr_t b = (start + block - 1) & ~(block - 1); b + block <= start + len; b += block) {
+        service_give_way(&split_since);
         paging_split_block(b);
+    }
 }
 
 /* Runs on the sampler's thread, without the page lock. Frozen views get
@@ -169,9 +174,11 @@ bool paging_switch(bool scattered)
  * them mapped whole). Writing them first, as the switch once did, wrote
  * every dirty page of the heap (43 MB after the benchmark's passes) in
  * front of the program's first single-page reads, which waited 11-22 ms
- * for it. */
+ * for it. The sampler's thread splits some 250 cached folios in 15 ms or
+ * so, giving way to the program as it goes (service_give_way). */
 void paging_split(void)
 {
+    split_since = 0;
     each_file_chunk(split_folios);
 }
 

@@ -349,7 +349,9 @@ static bool scan_samples(void)
     bool page_by_page = atomic_load_explicit(&A.scattered, memory_order_relaxed);
     uintptr_t end = file_blocks_end();
     size_t k = 0;
+    uint64_t since = 0;
     for (uintptr_t b = first | (stride - 1); b < end && k < MAX_SAMPLES * 2; b += stride, k++) {
+        service_give_way(&since);
         int n = mapped_pages(block_addr(b));
         if (n < 0)
             return false;
@@ -400,7 +402,9 @@ static void watch_sweeps(void)
     size_t n = (size_t)(end - first);
     if (n > S.nwatched)
         n = S.nwatched;
+    uint64_t since = 0;
     for (size_t i = 0; i < WATCH_BLOCKS && i < n; i++) {
+        service_give_way(&since);
         size_t b = S.watch_at++ % n;
         int pages = mapped_pages(block_addr(first + b));
         if (pages < 0)

@@ -1,7 +1,11 @@
 #include "util/thread.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <time.h>
+
+#define GIVE_WAY_US 100
 
 static _Atomic int running;
 
@@ -22,6 +26,24 @@ int service_threads(void)
 void service_threads_fork_child(void)
 {
     atomic_store_explicit(&running, 0, memory_order_relaxed);
+}
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+void service_give_way(uint64_t *since)
+{
+    uint64_t now = now_us();
+    if (*since == 0) {
+        *since = now;
+    } else if (now - *since >= GIVE_WAY_US) {
+        sched_yield();
+        *since = now_us();
+    }
 }
 
 void service_decide(struct service *s, bool wanted)

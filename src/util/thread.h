@@ -6,6 +6,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 /* One such thread. A service is decided once per process (wanted or
  * off), started at the next point where no allocator lock is held
@@ -52,5 +53,16 @@ int service_threads(void);
 
 /* In a fork child, before the services: none of the threads survived. */
 void service_threads_fork_child(void);
+
+/* Called between the items of a long stretch of work on a service
+ * thread (reading page tables, splitting folios), with *since set to 0
+ * before the first. Linux lets a running thread go on for up to a few
+ * milliseconds before a thread woken on the same CPU may take it, and
+ * the thread woken is often the program's, back from a page read: while
+ * the sampler split the page cache's folios at a switch, reads that take
+ * 50 us took 2-4 ms. So once GIVE_WAY_US of work have gone by, the
+ * thread yields; with nothing else to run on its CPU, that is a system
+ * call and nothing more. */
+void service_give_way(uint64_t *since);
 
 #endif

@@ -15,7 +15,11 @@
 #   default, random touches beside a thread that computes in memory:
 #     the same, judged on the touching thread's own figures.
 #   default, with perf events refused (tests/progs/noperf): no fault
-#     trail; the gate's second of user time switches, as before.
+#     trail; the gate's second of user time switches, as before. The
+#     passes sum every word (tests/progs/pattern.c): a pass reading one
+#     word a page did so little work per read that the gate took it for
+#     random touches now and then, and the random touches after that
+#     switch, undone by the pass, waited for sample verdicts.
 #   FSMEM_PAGING=passes: the same program; the random touches read 2 MiB
 #     a fault too.
 #   FSMEM_PAGING=random: random touches read the page touched.
