@@ -85,9 +85,11 @@ void tighten_paging(unsigned dir);
 /* paging.c: FSMEM_PAGING=auto switches every file chunk to 4 KiB reads
  * (or back); false when it did not (already so, or advice was given).
  * paging_split then makes the cache's clean 2 MiB folios single pages,
- * and paging_split_block the one at a block (if clean) later. */
+ * paging_split_block the one at a block (if clean) later, and
+ * paging_clean_split_block the one at a block, written back first. */
 bool paging_switch(bool page_by_page);
 void paging_split(void);
 void paging_split_block(uintptr_t block);
+void paging_clean_split_block(uintptr_t block);
 
 #endif

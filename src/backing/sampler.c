@@ -118,6 +118,7 @@
 #define RUN_MOST 1024
 #define SHORT_MS 2000            /* 4 KiB reads ended sooner: the switch was a mistake */
 #define WATCH_BLOCKS 256         /* blocks read per tick under 4 KiB reads */
+#define CLEAN_SPLITS 2           /* ... of which written back and split, at most */
 #define UNSEEN UINT16_MAX
 #define WHOLE (UINT16_MAX - 1)   /* watched: mapped whole since the switch */
 #define CACHED_MISSING_MAX 16    /* pages a block cached nearly whole may lack */
@@ -385,8 +386,11 @@ static bool scan_samples(void)
  * caught halfway; a block mapped whole is no sweep. At the first look
  * after the switch, that is a 2 MiB folio that outlived it (dirty then,
  * so not split), still mapped by one entry whatever MADV_NOHUGEPAGE
- * says: it is split at every look until writeback has cleaned it, as
- * left whole it would be dirtied and written back whole again. (Later,
+ * says: it is split, as left whole it would be dirtied and written back
+ * whole again; found whole at a later look (still dirty, or dirtied
+ * again since writeback cleaned it), it is written back by this thread
+ * and split at once (paging_clean_split_block), CLEAN_SPLITS a tick at
+ * most, since the thread waits for each write. (Later,
  * a block mapped whole is one that 4 KiB faults filled. During a trial
  * every block the passes brought back is mapped whole, and none is
  * split: most trials are called off.) Nor is a block cached whole but
@@ -403,6 +407,7 @@ static void watch_sweeps(void)
     if (n > S.nwatched)
         n = S.nwatched;
     uint64_t since = 0;
+    unsigned cleaned = 0;
     for (size_t i = 0; i < WATCH_BLOCKS && i < n; i++) {
         service_give_way(&since);
         size_t b = S.watch_at++ % n;
@@ -410,7 +415,14 @@ static void watch_sweeps(void)
         if (pages < 0)
             return;
         if (pages == BLOCK_PAGES && !S.trying && (S.watched[b] == UNSEEN || S.watched[b] == WHOLE)) {
-            paging_split_block(block_addr(first + b));
+            /* Whole again after a split: dirty, or dirtied again since
+             * writeback cleaned it. */
+            if (S.watched[b] == WHOLE && cleaned < CLEAN_SPLITS) {
+                paging_clean_split_block(block_addr(first + b));
+                cleaned++;
+            } else {
+                paging_split_block(block_addr(first + b));
+            }
             S.watched[b] = WHOLE;
             continue;
         }
