@@ -1,9 +1,9 @@
 #include "alloc/pages.h"
 
 #include <errno.h>
-#include <time.h>
 
 #include "alloc/meta.h"
+#include "util/clock.h"
 #include "util/msg.h"
 
 lock_t page_lock = LOCK_INIT;
@@ -282,13 +282,6 @@ static void insert_coalesced(struct run *r)
     bin_insert(r);
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* A large or slab run comes back; dirty says how many of its pages may
  * hold data. Under page_lock. */
 static void free_locked(struct run *r, size_t dirty)
@@ -300,7 +293,7 @@ static void free_locked(struct run *r, size_t dirty)
     r->slab = NULL;
     r->dirty = dirty;
     if (dirty)
-        r->dirtied_ms = now_ms();
+        r->dirtied_ms = coarse_ms();
     insert_coalesced(r);
 }
 
@@ -342,11 +335,11 @@ static void purge_excess(void)
     static uint64_t quiet_until;   /* no eligible run was found before this */
     size_t dirty = __atomic_load_n(&dirty_pages, __ATOMIC_RELAXED), limit = purge_limit();
     size_t young = PURGE_YOUNG >> PAGE_SHIFT;
-    if (dirty <= limit || (dirty <= limit + young && now_ms() < quiet_until))
+    if (dirty <= limit || (dirty <= limit + young && coarse_ms() < quiet_until))
         return;
     lock_acquire(&page_lock);
     while (dirty_pages > purge_limit() / 2) {
-        uint64_t now = now_ms();
+        uint64_t now = coarse_ms();
         bool hard = dirty_pages > purge_limit() + young;
         struct run *r = dirtiest(hard ? UINT64_MAX : now - PURGE_AGE_MS);
         if (!r) {

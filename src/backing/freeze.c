@@ -7,13 +7,13 @@
 #include <stdbool.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "backing/file.h"
 #include "backing/layout.h"
 #include "backing/sampler.h"
 #include "backing/writeback.h"
+#include "util/clock.h"
 #include "util/msg.h"
 
 /* Bits of /proc/self/pagemap entries, and the thaw state (see
@@ -152,9 +152,7 @@ void arena_maybe_thaw(void)
 {
     if (!T.canary || T.forbidden || A.frozen_top <= arena.ram_end)
         return;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    uint64_t now = coarse_ms();
     if (now < T.next_check_ms)
         return;
     T.next_check_ms = now + THAW_CHECK_MS;

@@ -79,8 +79,7 @@
  * pass undoes within SHORT_MS doubles it. Under 4 KiB reads, one swept
  * sample, or any file block (watch_sweeps) caught gaining DENSE_PAGES
  * pages between two looks, switches back at once: a pass at 4 KiB a
- * fault is the
- * costly mistake.
+ * fault is the costly mistake.
  *
  * The price, while sampled: up to MAX_SAMPLES blocks whose pages fault
  * one at a time (one block in 16 in a heap of up to 8 GiB of file pages,
@@ -99,11 +98,11 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "backing/layout.h"
 #include "backing/trail.h"
+#include "util/clock.h"
 #include "util/tasks.h"
 
 #define BLOCK_SHIFT 21
@@ -175,20 +174,13 @@ static struct {
 
 #ifdef FSMEM_SAMPLER_TRACE
 #include <stdio.h>
-#define TRACE(what, n) fprintf(stderr, "sampler %llu %s %d\n", (unsigned long long)now_ms(), what, (int)(n))
+#define TRACE(what, n) fprintf(stderr, "sampler %llu %s %d\n", (unsigned long long)monotonic_ms(), what, (int)(n))
 #else
 #define TRACE(what, n) ((void)0)
 #endif
 
 static uintptr_t block_of(uintptr_t a) { return (a - arena.base) >> BLOCK_SHIFT; }
 static uintptr_t block_addr(uintptr_t b) { return arena.base + (b << BLOCK_SHIFT); }
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Calls madvise(how) on the last page of every sample block of
  * [first, end) (block numbers) under the given stride. */
@@ -307,7 +299,7 @@ static bool flip(bool page_by_page)
     if (page_by_page)
         paging_split();
     atomic_fetch_add_explicit(&S.switches, 1, memory_order_relaxed);
-    uint64_t now = now_ms();
+    uint64_t now = monotonic_ms();
     if (page_by_page) {
         S.page_by_page_since = now;
     } else if (now - S.page_by_page_since < SHORT_MS) {
@@ -390,10 +382,10 @@ static bool scan_samples(void)
  * whole again; found whole at a later look (still dirty, or dirtied
  * again since writeback cleaned it), it is written back by this thread
  * and split at once (paging_clean_split_block), CLEAN_SPLITS a tick at
- * most, since the thread waits for each write. (Later,
- * a block mapped whole is one that 4 KiB faults filled. During a trial
- * every block the passes brought back is mapped whole, and none is
- * split: most trials are called off.) Nor is a block cached whole but
+ * most, since the thread waits for each write. (Later, a block mapped
+ * whole is one that 4 KiB faults filled. During a trial every block the
+ * passes brought back is mapped whole, and none is split: most trials
+ * are called off.) Nor is a block cached whole but
  * mapped in part a sweep, as the samples' verdicts already hold: random
  * touches on a leftover 2 MiB folio, or on the pages a split left in the
  * cache, map 16 pages each, and a handful between two looks add up to a
@@ -568,7 +560,7 @@ static void update_gate(const struct rusage *ru)
     follow_trail();
     if (atomic_load_explicit(&A.scattered, memory_order_relaxed))
         return;
-    uint64_t ms = now_ms();
+    uint64_t ms = monotonic_ms();
     if (S.gate_marks && ms - S.gate_ms < GATE_STEP_MS)
         return;
     /* Both user times are estimates that Linux keeps monotonic; their
@@ -638,8 +630,8 @@ static void *watch(void *unused)
         /* A program that computes on what it has, or sleeps, should not
          * be woken 50 times a second for nothing. Between ticks, the
          * trail's runs are judged as the faults come. */
-        uint64_t due = now_ms() + (quiet < QUIET_TICKS ? TICK_MS : QUIET_TICK_MS);
-        for (uint64_t ms = now_ms(); ms < due; ms = now_ms()) {
+        uint64_t due = monotonic_ms() + (quiet < QUIET_TICKS ? TICK_MS : QUIET_TICK_MS);
+        for (uint64_t ms = monotonic_ms(); ms < due; ms = monotonic_ms()) {
             if (!trail_wait((long)(due - ms)))
                 continue;
             follow_trail();

@@ -53,6 +53,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
+
 #define TRAIL_THREADS 64
 #define TRAIL_RECENT 8
 #define TRAIL_RUN 32
@@ -294,13 +296,6 @@ static enum trail_word drain(struct followed *f, int tid, uintptr_t lo, uintptr_
     return f->word;
 }
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 bool trail_wait(long ms)
 {
     struct pollfd fds[TRAIL_THREADS];
@@ -309,9 +304,9 @@ bool trail_wait(long ms)
         for (int i = 0; i < TRAIL_THREADS; i++)
             if (T.tid[i])
                 fds[n++] = (struct pollfd){.fd = T.f[i].fd, .events = POLLIN};
-    int64_t due = now_ns() + (int64_t)ms * 1000000;
+    int64_t due = (int64_t)monotonic_ns() + (int64_t)ms * 1000000;
     for (;;) {
-        int64_t ns = due - now_ns();
+        int64_t ns = due - (int64_t)monotonic_ns();
         if (ns <= 0)
             return false;
         struct timespec left = {ns / 1000000000, ns % 1000000000};

@@ -3,7 +3,8 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <time.h>
+
+#include "util/clock.h"
 
 #define GIVE_WAY_US 100
 
@@ -28,21 +29,14 @@ void service_threads_fork_child(void)
     atomic_store_explicit(&running, 0, memory_order_relaxed);
 }
 
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 void service_give_way(uint64_t *since)
 {
-    uint64_t now = now_us();
+    uint64_t now = monotonic_ns() / 1000;
     if (*since == 0) {
         *since = now;
     } else if (now - *since >= GIVE_WAY_US) {
         sched_yield();
-        *since = now_us();
+        *since = monotonic_ns() / 1000;
     }
 }
 
