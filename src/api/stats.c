@@ -118,6 +118,14 @@ FSMEM_API void fsmem_print_stats(int fd)
     } else {
         msg_str(&m, "FSMEM_RAM");
     }
+    struct arena_usage u;
+    arena_usage(&u);
+    if (u.ram_grown) {
+        msg_str(&m, ", grown ");
+        msg_u64(&m, u.ram_grown);
+        msg_str(&m, u.ram_grown == 1 ? " time" : " times");
+        msg_str(&m, " as the heap reached its end");
+    }
     msg_str(&m, ")");
     msg_write(fd, &m);
     line(fd, "used from RAM   ", st.ram_bytes, NULL);

@@ -27,6 +27,8 @@ struct arena arena;
 #define DISK_TIGHT ((uint64_t)1 << 30)
 /* The RAM tier's size is a multiple of this (huge-page aligned). */
 #define RAM_STEP ((uint64_t)2 << 20)
+/* The RAM tier grows by at least this much, or not at all. */
+#define RAM_GROW_MIN ((uint64_t)CHUNK_SIZE)
 /* Free disk always left beside the heap's reservations (see disk_margin). */
 #define FULL_DISK_MARGIN ((uint64_t)8 << 20)
 
@@ -123,6 +125,29 @@ int map_shared(uintptr_t start, size_t len)
     return 0;
 }
 
+/* Moves the end of the RAM tier, which no file page lies beyond yet (so
+ * nothing is renumbered). */
+static void set_ram_end(uintptr_t end)
+{
+    __atomic_store_n(&arena.ram_end, end, __ATOMIC_RELAXED);
+    A.frozen_top = A.committed = end;
+}
+
+/* The heap has filled an auto RAM tier and has no file page yet: the tier
+ * grows if memory is left (ram_budget_more). */
+static void grow_ram_tier(void)
+{
+    if (!A.settings->ram_auto || A.ram_refused || arena.ram_end == arena.base)
+        return;
+    uint64_t more = ram_budget_more(&A.budget) & ~(uint64_t)(RAM_STEP - 1);
+    if (more < RAM_GROW_MIN)
+        return;
+    if (more > arena.end - arena.ram_end)
+        more = arena.end - arena.ram_end;
+    set_ram_end(arena.ram_end + (uintptr_t)more);
+    A.ram_grown++;
+}
+
 /* Maps [mapped, next chunk boundary or the end of the RAM tier): RAM or
  * shared file pages. A chunk may be RAM up to ram_end and file pages
  * after it. */
@@ -130,6 +155,8 @@ static int map_next(void)
 {
     uintptr_t start = A.mapped, stop = chunk_addr(chunk_of(start) + 1);
     void *got;
+    if (start == arena.ram_end)
+        grow_ram_tier();
     if (start < arena.ram_end) {
         if (arena.ram_end < stop)
             stop = arena.ram_end;
@@ -139,8 +166,8 @@ static int map_next(void)
             /* Refused (ulimit -d, overcommit): the RAM tier ends here
              * and files take over. No file page exists yet, so moving
              * the boundary renumbers nothing. */
-            arena.ram_end = start;
-            A.frozen_top = A.committed = arena.ram_end;
+            set_ram_end(start);
+            A.ram_refused = true;
             return map_next();
         }
     } else {
@@ -344,6 +371,7 @@ void arena_usage(struct arena_usage *u)
     u->ram_budget = arena.ram_end - arena.base;
     u->ram_limit = A.budget.limit;
     u->ram_source = A.budget.source;
+    u->ram_grown = A.ram_grown;
 }
 
 /* Address space we may still take under RLIMIT_AS, or SIZE_MAX. */

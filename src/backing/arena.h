@@ -117,6 +117,7 @@ struct arena_usage {
     uint64_t ram_budget;      /* RAM tier size in use */
     uint64_t ram_limit;       /* the limit it was derived from */
     const char *ram_source;   /* where that limit came from */
+    unsigned ram_grown;       /* times the tier grew as the heap reached its end */
     unsigned files;
     unsigned ndirs;
     struct arena_dir_usage dir[SETTINGS_MAX_DIRS];

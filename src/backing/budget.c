@@ -123,13 +123,49 @@ uint64_t cgroup_v1_limiting_dir(char *where, size_t wherelen)
                                  where, wherelen));
 }
 
-static uint64_t cgroup_limit(void)
+static uint64_t cgroup_v2_limiting_dir(char *where, size_t wherelen)
 {
     char rel[2048];
-    uint64_t v1 = cgroup_v1_limiting_dir(NULL, 0), v2 = UINT64_MAX;
-    if (cgroup_path(NULL, rel, sizeof rel) == 0)
-        v2 = real_limit(cgroup_min("/sys/fs/cgroup", rel, "memory.max", NULL, 0));
+    if (cgroup_path(NULL, rel, sizeof rel) != 0)
+        return UINT64_MAX;
+    return real_limit(cgroup_min("/sys/fs/cgroup", rel, "memory.max", where, wherelen));
+}
+
+static uint64_t cgroup_limit(void)
+{
+    uint64_t v1 = cgroup_v1_limiting_dir(NULL, 0), v2 = cgroup_v2_limiting_dir(NULL, 0);
     return v1 < v2 ? v1 : v2;
+}
+
+/* A file of the cgroup directory dir, read into buf; its length or -1. */
+static ssize_t slurp_in(const char *dir, const char *name, char *buf, size_t len)
+{
+    char path[1100];
+    size_t dlen = strlen(dir), nlen = strlen(name);
+    if (dlen + nlen + 2 > sizeof path)
+        return -1;
+    memcpy(path, dir, dlen);
+    path[dlen] = '/';
+    memcpy(path + dlen + 1, name, nlen + 1);
+    return slurp(path, buf, len);
+}
+
+/* What a cgroup limited to limit has left: the limit less its usage, its
+ * file cache counted as free, since reclaim can take it. */
+static uint64_t cgroup_left(const char *dir, uint64_t limit, const char *usage_name,
+                            const char *active_file, const char *inactive_file)
+{
+    char buf[8192];
+    if (slurp_in(dir, usage_name, buf, sizeof buf) <= 0)
+        return UINT64_MAX;
+    uint64_t usage = parse_u64(buf);
+    if (slurp_in(dir, "memory.stat", buf, sizeof buf) <= 0)
+        return UINT64_MAX;
+    uint64_t act = stat_field(buf, active_file), inact = stat_field(buf, inactive_file);
+    if (usage == UINT64_MAX || act == UINT64_MAX || inact == UINT64_MAX)
+        return UINT64_MAX;
+    uint64_t used = usage > act + inact ? usage - act - inact : 0;
+    return limit > used ? limit - used : 0;
 }
 
 static uint64_t available_memory(void)
@@ -156,4 +192,40 @@ void ram_budget_auto(struct ram_budget *b)
         b->source = "ulimit -d";
     }
     b->bytes = b->limit == UINT64_MAX ? 0 : b->limit / 2;
+}
+
+/* Memory the tightest limit still leaves the process. */
+static uint64_t memory_left(void)
+{
+    uint64_t left = available_memory();
+    char dir[1024];
+    uint64_t limit = cgroup_v1_limiting_dir(dir, sizeof dir), v;
+    if (limit != UINT64_MAX &&
+        (v = cgroup_left(dir, limit, "memory.usage_in_bytes", "\ntotal_active_file ",
+                         "\ntotal_inactive_file ")) < left)
+        left = v;
+    limit = cgroup_v2_limiting_dir(dir, sizeof dir);
+    if (limit != UINT64_MAX &&
+        (v = cgroup_left(dir, limit, "memory.current", "\nactive_file ", "\ninactive_file ")) < left)
+        left = v;
+    struct rlimit rl;
+    char buf[4096];
+    if (getrlimit(RLIMIT_DATA, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        slurp("/proc/self/status", buf, sizeof buf) > 0) {
+        uint64_t kb = stat_field(buf, "\nVmData:\t");
+        uint64_t data = kb == UINT64_MAX ? rl.rlim_cur : kb * 1024;
+        v = rl.rlim_cur > data ? rl.rlim_cur - data : 0;
+        if (v < left)
+            left = v;
+    }
+    return left;
+}
+
+uint64_t ram_budget_more(const struct ram_budget *b)
+{
+    if (b->limit == UINT64_MAX)
+        return 0;
+    uint64_t floor = b->limit / 4 > RAM_FLOOR_MIN ? b->limit / 4 : RAM_FLOOR_MIN;
+    uint64_t left = memory_left();
+    return left != UINT64_MAX && left > floor ? (left - floor) / 2 : 0;
 }

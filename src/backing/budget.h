@@ -7,7 +7,8 @@
  * path to the root), the machine's available memory, and RLIMIT_DATA
  * (which counts the RAM tier's private mappings). The other half is left
  * to the program's own mappings and to the page cache through which the
- * file tier works. */
+ * file tier works; while the heap has no file page it may take more
+ * (ram_budget_more). */
 #ifndef FSMEM_BACKING_BUDGET_H
 #define FSMEM_BACKING_BUDGET_H
 
@@ -21,6 +22,19 @@ struct ram_budget {
 };
 
 void ram_budget_auto(struct ram_budget *b);
+
+/* How much more RAM tier an auto budget may take now that the heap has
+ * filled it and has no file page yet. Until then the half left for the
+ * page cache serves nothing of the heap's, and a heap rewritten at random
+ * on files that fit in memory is written back under the program, 2 MiB
+ * folio by folio, once its dirty pages pass the kernel's thresholds. So
+ * the tier grows by half of what the tightest limit still leaves above a
+ * floor (a quarter of the limit, at least RAM_FLOOR_MIN) kept for the
+ * page cache, the program's other memory and other processes: a heap
+ * that turns out to fit stays in RAM, one that goes on growing finds its
+ * page cache still there. 0 when nothing is left above the floor. */
+#define RAM_FLOOR_MIN ((uint64_t)1 << 30)
+uint64_t ram_budget_more(const struct ram_budget *b);
 
 /* The limit of the cgroup v1 memory cgroup that binds this process (the
  * smallest along its path to the root), with its directory in dir; or

@@ -45,6 +45,8 @@ struct arena_state {
     _Atomic bool advised;       /* the program gave paging advice: auto stops */
     struct place *place;        /* one per chunk of the reservation */
     struct ram_budget budget;
+    unsigned ram_grown;         /* times the auto RAM tier grew (grow_ram_tier) */
+    bool ram_refused;           /* the kernel refused a RAM chunk: the tier ends for good */
     uintptr_t mapped;
     uintptr_t frozen_top;
     uintptr_t committed;        /* disk is reserved for every shared file page below this */
