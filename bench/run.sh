@@ -17,6 +17,8 @@
 #   BENCH_OOC=LIST        out-of-core rows (default: glibc mapfile memkind
 #                         fsmem fsmem-passes fsmem-random swap; also known:
 #                         fsmem-auto)
+#   BENCH_OOC_RUNS=N      rounds of the out-of-core rows, medians reported
+#                         (default 3; quick: 1)
 #   BENCH_OOC_HEAP_MB=N, BENCH_OOC_LIMIT_MB=N   heap and cgroup limit out of
 #                         core (default 2048 and 512; quick: 128 and 32)
 #   BENCH_DIR=DIR         where backing files, the swap file and the dd test
@@ -81,6 +83,7 @@ else
 fi
 OOC_LIMIT_MB=${BENCH_OOC_LIMIT_MB:-$OOC_LIMIT_MB}
 OOC_HEAP_MB=${BENCH_OOC_HEAP_MB:-$OOC_HEAP_MB}
+[ "$QUICK" = 1 ] && OOC_RUNS=${BENCH_OOC_RUNS:-1} || OOC_RUNS=${BENCH_OOC_RUNS:-3}
 GROWTH_LIMIT_MB=${BENCH_GROWTH_LIMIT_MB:-$GROWTH_LIMIT_MB}
 GROWTH_FACTORS=${BENCH_GROWTH_FACTORS:-$GROWTH_FACTORS}
 # Ascending, so the first heap is the baseline's and a timeout can skip the rest.
@@ -315,7 +318,8 @@ dd_seconds() {
 
 outofcore() {
     local limit=$OOC_LIMIT_MB heap=$OOC_HEAP_MB row res wr rd
-    say "out of core: heap $heap MiB in a cgroup limited to $limit MiB; fill, 1 write pass, 1 read pass, $OOC_TOUCHES random page touches"
+    say "out of core: heap $heap MiB in a cgroup limited to $limit MiB; fill, 1 write pass, 1 read pass," \
+        "$OOC_TOUCHES random page touches; $OOC_RUNS round(s) of every row, medians"
     make_cgroup "$limit" || return 0
 
     # The disk's own bandwidth, measured now, on the same file system: the
@@ -354,9 +358,14 @@ outofcore() {
     say "  disk, direct I/O, ${count} MiB, best of 1/4/16 MiB requests: write $wbw MB/s, read $rbw MB/s," \
         "read and write at once $rwbw MB/s each"
 
+    # Rounds, not runs in a row: a slow spell of the shared disk then
+    # touches every row alike.
+    local run
+    for ((run = 1; run <= OOC_RUNS; run++)); do
     for row in $OOC_ROWS; do
         alloc_setup "$row"
         if [ -n "$RMISSING" ]; then
+            [ "$run" = 1 ] || continue
             printf 'outofcore\taccess\t1\t%s\t1\tmissing%s\n' "$row" "$(printf '\t-%.0s' $(seq 18))" >>"$RAW"
             say "  $row: missing ($RMISSING)"
             continue
@@ -365,7 +374,8 @@ outofcore() {
         [ "$row" = mapfile ] && args+=("$WORK")
         if [ "$row" = swap ]; then
             if ! swap_on $((heap + 256)); then
-                printf 'outofcore\taccess\t1\tswap\t1\tskipped%s\n' "$(printf '\t-%.0s' $(seq 18))" >>"$RAW"
+                [ "$run" = 1 ] &&
+                    printf 'outofcore\taccess\t1\tswap\t1\tskipped%s\n' "$(printf '\t-%.0s' $(seq 18))" >>"$RAW"
                 continue
             fi
             cgroup_swap allow "$limit"
@@ -373,12 +383,13 @@ outofcore() {
             cgroup_swap deny "$limit"
         fi
         [ -f "$CGROUP/memory.max_usage_in_bytes" ] && echo 0 >"$CGROUP/memory.max_usage_in_bytes" 2>/dev/null
-        res=$(run_one outofcore access 1 "$row" 1 "$OOC_TIMEOUT" -c "$CGROUP" \
+        res=$(run_one outofcore access 1 "$row" "$run" "$OOC_TIMEOUT" -c "$CGROUP" \
             "${RENV[@]}" "${RDISK[@]}" -- "$B/access" "${args[@]}")
         [ "$row" = swap ] && swap_off
-        say "  $row: $res"
+        say "  run $run/$OOC_RUNS $row: $res"
     done
-    awk -f bench/summarize.awk -v mode=outofcore -v heap_mb="$heap" -v limit_mb="$limit" \
+    done
+    awk -f bench/summarize.awk -v mode=outofcore -v heap_mb="$heap" -v limit_mb="$limit" -v runs_in="$OOC_RUNS" \
         -v disk_w="$wbw" -v disk_r="$rbw" -v disk_rw="$rwbw" -v out_tsv="$B/outofcore.tsv" \
         -v out_plot="$B/outofcore-plot.dat" "$RAW" >"$B/outofcore-table.txt"
     cat "$B/outofcore-table.txt"

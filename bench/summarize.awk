@@ -4,7 +4,7 @@
 #
 #   awk -f bench/summarize.awk -v mode=inram -v allocs="glibc jemalloc ..." \
 #       -v out_tsv=F -v out_plot=F -v out_mem=F -v out_access=F raw.tsv
-#   awk -f bench/summarize.awk -v mode=outofcore -v heap_mb=N -v limit_mb=N \
+#   awk -f bench/summarize.awk -v mode=outofcore -v heap_mb=N -v limit_mb=N -v runs_in=N \
 #       -v disk_w=MB/s -v disk_r=MB/s -v disk_rw=MB/s -v out_tsv=F -v out_plot=F raw.tsv
 #   awk -f bench/summarize.awk -v mode=growth -v allocs="glibc fsmem ..." \
 #       -v factors="0.25 0.5 ..." -v heaps="128 256 ..." -v limit_mb=N \
@@ -205,7 +205,8 @@ function access_report(    i, x, wl, th, a, k, c, v, gv, line, m, label, hdr) {
 # ---------------------------------------------------------------- out of core
 function outofcore_report(    a, al, k, c, w, sw, swr, t, wp, rp, rnd, mbf, mbw, mbr, pf, pw, pwr, pr, sk) {
     print ""
-    printf "Out of core: heap %d MiB of 1 MiB blocks, memory cgroup limit %d MiB, 1 thread, 1 run\n", heap_mb, limit_mb
+    printf "Out of core: heap %d MiB of 1 MiB blocks, memory cgroup limit %d MiB, 1 thread, %s\n", heap_mb, limit_mb,
+           (runs_in + 0 > 1) ? ("median of " runs_in " runs") : "1 run"
     printf "Disk, direct I/O in this run: write %s MB/s, read %s MB/s, read and write at once %s MB/s each\n",
            disk_w, disk_r, disk_rw
     print "fill = first touch of the whole heap; wpass = read-modify-write pass; rpass = read-only"
