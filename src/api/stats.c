@@ -192,7 +192,7 @@ FSMEM_API void fsmem_print_stats(int fd)
         msg_init(&m);
         msg_str(&m, "fsmem:   early writeback ");
         msg_u64(&m, writeback_kicks());
-        msg_str(&m, " times (the cgroup v1 limit left too few clean pages)");
+        msg_str(&m, " times (the cgroup v1 limit left reclaim too little to take)");
         msg_write(fd, &m);
     }
 }
