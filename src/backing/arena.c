@@ -140,10 +140,10 @@ static void grow_ram_tier(void)
     if (!A.settings->ram_auto || A.ram_refused || arena.ram_end == arena.base)
         return;
     uint64_t more = ram_budget_more(&A.budget) & ~(uint64_t)(RAM_STEP - 1);
-    if (more < RAM_GROW_MIN)
-        return;
     if (more > arena.end - arena.ram_end)
         more = arena.end - arena.ram_end;
+    if (more < RAM_GROW_MIN)
+        return;
     set_ram_end(arena.ram_end + (uintptr_t)more);
     A.ram_grown++;
 }
