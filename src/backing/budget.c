@@ -155,7 +155,7 @@ static ssize_t slurp_in(const char *dir, const char *name, char *buf, size_t len
 static uint64_t cgroup_left(const char *dir, uint64_t limit, const char *usage_name,
                             const char *active_file, const char *inactive_file)
 {
-    char buf[8192];
+    char buf[4096];
     if (slurp_in(dir, usage_name, buf, sizeof buf) <= 0)
         return UINT64_MAX;
     uint64_t usage = parse_u64(buf);
@@ -194,6 +194,21 @@ void ram_budget_auto(struct ram_budget *b)
     b->bytes = b->limit == UINT64_MAX ? 0 : b->limit / 2;
 }
 
+/* RLIMIT_DATA less the process's data (private writable mappings, the
+ * RAM tier's among them), or UINT64_MAX. Its own frame: called under the
+ * page lock from malloc, on whatever stack the program gave the thread. */
+static __attribute__((noinline)) uint64_t data_left(void)
+{
+    struct rlimit rl;
+    char buf[4096];
+    if (getrlimit(RLIMIT_DATA, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+        slurp("/proc/self/status", buf, sizeof buf) <= 0)
+        return UINT64_MAX;
+    uint64_t kb = stat_field(buf, "\nVmData:\t");
+    uint64_t data = kb == UINT64_MAX ? rl.rlim_cur : kb * 1024;
+    return rl.rlim_cur > data ? rl.rlim_cur - data : 0;
+}
+
 /* Memory the tightest limit still leaves the process. */
 static uint64_t memory_left(void)
 {
@@ -208,16 +223,8 @@ static uint64_t memory_left(void)
     if (limit != UINT64_MAX &&
         (v = cgroup_left(dir, limit, "memory.current", "\nactive_file ", "\ninactive_file ")) < left)
         left = v;
-    struct rlimit rl;
-    char buf[4096];
-    if (getrlimit(RLIMIT_DATA, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-        slurp("/proc/self/status", buf, sizeof buf) > 0) {
-        uint64_t kb = stat_field(buf, "\nVmData:\t");
-        uint64_t data = kb == UINT64_MAX ? rl.rlim_cur : kb * 1024;
-        v = rl.rlim_cur > data ? rl.rlim_cur - data : 0;
-        if (v < left)
-            left = v;
-    }
+    if ((v = data_left()) < left)
+        left = v;
     return left;
 }
 
