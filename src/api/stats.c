@@ -14,34 +14,40 @@
 #include "fsmem.h"
 #include "util/msg.h"
 
+/* The public figures, from one snapshot of the arena. */
+static void collect(struct fsmem_stats *out, const struct arena_usage *u)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    memset(out, 0, sizeof *out);
+    out->heap_bytes = pages_in_use();
+    out->heap_peak = pages_peak();
+    out->ram_bytes = u->ram_bytes;
+    out->file_bytes = u->file_bytes;
+    out->disk_bytes = u->disk_bytes;
+    out->punched_bytes = u->punched_bytes;
+    out->reserve_bytes = arena.end - arena.base;
+    out->major_faults = (uint64_t)ru.ru_majflt;
+    out->backing_files = u->files;
+    out->ram_budget = u->ram_budget;
+    out->ram_limit = u->ram_limit;
+    out->ram_source = u->ram_source;
+    out->dirs = u->ndirs;
+    for (unsigned d = 0; d < u->ndirs && d < FSMEM_MAX_DIRS; d++) {
+        out->dir[d].path = u->dir[d].path;
+        out->dir[d].file_bytes = u->dir[d].file_bytes;
+        out->dir[d].disk_bytes = u->dir[d].disk_bytes;
+        out->dir[d].free_bytes = u->dir[d].free_bytes;
+    }
+}
+
 FSMEM_API int fsmem_get_stats(struct fsmem_stats *out)
 {
     if (!fsm_ready)
         return -1;
     struct arena_usage u;
     arena_usage(&u);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    memset(out, 0, sizeof *out);
-    out->heap_bytes = pages_in_use();
-    out->heap_peak = pages_peak();
-    out->ram_bytes = u.ram_bytes;
-    out->file_bytes = u.file_bytes;
-    out->disk_bytes = u.disk_bytes;
-    out->punched_bytes = u.punched_bytes;
-    out->reserve_bytes = arena.end - arena.base;
-    out->major_faults = (uint64_t)ru.ru_majflt;
-    out->backing_files = u.files;
-    out->ram_budget = u.ram_budget;
-    out->ram_limit = u.ram_limit;
-    out->ram_source = u.ram_source;
-    out->dirs = u.ndirs;
-    for (unsigned d = 0; d < u.ndirs && d < FSMEM_MAX_DIRS; d++) {
-        out->dir[d].path = u.dir[d].path;
-        out->dir[d].file_bytes = u.dir[d].file_bytes;
-        out->dir[d].disk_bytes = u.dir[d].disk_bytes;
-        out->dir[d].free_bytes = u.dir[d].free_bytes;
-    }
+    collect(out, &u);
     return 0;
 }
 
@@ -86,9 +92,12 @@ static void line(int fd, const char *label, uint64_t bytes, const char *note)
 
 FSMEM_API void fsmem_print_stats(int fd)
 {
-    struct fsmem_stats st;
-    if (fsmem_get_stats(&st) != 0)
+    if (!fsm_ready)
         return;
+    struct arena_usage u;
+    struct fsmem_stats st;
+    arena_usage(&u);
+    collect(&st, &u);
     char comm[32] = "?";
     int cfd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
     if (cfd >= 0) {
@@ -118,8 +127,6 @@ FSMEM_API void fsmem_print_stats(int fd)
     } else {
         msg_str(&m, "FSMEM_RAM");
     }
-    struct arena_usage u;
-    arena_usage(&u);
     if (u.ram_grown) {
         msg_str(&m, ", grown ");
         msg_u64(&m, u.ram_grown);
