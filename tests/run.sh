@@ -4,9 +4,11 @@
 #   tests/run.sh [NAME...]        NAME: "api", "api.sh" or "tests/check/api.sh"
 #
 # Each check runs from the repository root with ROOT and BUILD exported,
-# under a timeout (FSMEM_TEST_TIMEOUT seconds, default 300), its output in
-# build/test-logs/NAME.log. Exit status 0 = pass, 77 = skip (the reason is
-# the last line it printed), anything else = fail. The last line is always
+# under a timeout (FSMEM_TEST_TIMEOUT seconds; else the check's own line
+# "# check-timeout: N" near its top; else 300), its output in
+# build/test-logs/NAME.log (or FSMEM_TEST_LOGS/NAME.log). Exit status
+# 0 = pass, 77 = skip (the reason is the last line it printed), anything
+# else = fail. The last line is always
 # "N passed, N failed, N skipped"; the exit status is non-zero if a check
 # failed (or a named one does not exist).
 set -u
@@ -16,8 +18,7 @@ BUILD=$ROOT/build
 export ROOT BUILD
 cd "$ROOT" || exit 1
 
-timeout_s=${FSMEM_TEST_TIMEOUT:-300}
-logs=$BUILD/test-logs
+logs=${FSMEM_TEST_LOGS:-$BUILD/test-logs}
 mkdir -p "$logs" || exit 1
 
 tests=()
@@ -44,6 +45,8 @@ skipped=0
 for t in "${tests[@]}"; do
     name=$(basename "$t" .sh)
     log=$logs/$name.log
+    timeout_s=${FSMEM_TEST_TIMEOUT:-$(sed -n '1,5s/^# check-timeout: \([0-9][0-9]*\)$/\1/p' "$t")}
+    timeout_s=${timeout_s:-300}
     start=$(date +%s.%N)
     # (in a subshell, so bash's "Killed" notice stays off the report)
     (timeout -k 10 "$timeout_s" bash "$t" </dev/null >"$log" 2>&1; exit $?) 2>/dev/null

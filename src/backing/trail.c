@@ -60,7 +60,6 @@
 #define TRAIL_RUN 32
 #define TRAIL_TRIAL_RUN 8        /* faults in a run that may put 4 KiB reads on trial */
 #define TRAIL_WAKE 4             /* faults of a thread that wake trail_wait */
-#define TRAIL_NS 500000          /* run time per fault below which a run is random touches */
 #define BLOCK_SHIFT 21
 
 #ifdef FSMEM_SAMPLER_TRACE

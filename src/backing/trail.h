@@ -15,6 +15,10 @@
  * off for good. */
 bool trail_follow(const struct task_counters *tasks, int n);
 
+/* Run time per fault (the fault's own included) below which a run is
+ * random touches. */
+#define TRAIL_NS 500000
+
 /* What the trail says of the followed threads' faults. */
 enum trail_word {
     TRAIL_QUIET,     /* nothing that looks like random touches */

@@ -8,7 +8,8 @@
 # times a second (jitter that a parallel job feels).
 #
 # holder fills 384 MiB on files (FSMEM_RAM=0), in a 256 MiB memory cgroup
-# when one can be made (else without: then there is no writeback thread),
+# when one can be made (else without, or under cgroup v2: then there is
+# no writeback thread),
 # and waits on its input. Each fsmem thread's read calls (syscr in
 # /proc/PID/task/TID/io) and wake-ups (voluntary context switches) are
 # taken over QUIET_S seconds of that wait.
@@ -60,8 +61,13 @@ before=$(thread_counts)
 sleep "$QUIET_S"
 after=$(thread_counts)
 [ -n "$before" ] || fail "holder $where has no fsmem thread with its heap on files"
-if [ -n "$cg" ] && ! grep -q '^fsmem-writeback ' <<<"$before"; then
-    fail "no fsmem-writeback thread $where"
+# Early writeback is for cgroup v1 limits only (v2 limits a cgroup's
+# dirty pages itself): its thread must be there under v1, and not under v2.
+if [ -n "$cg" ] && [ "$(cgroup_version)" = v1 ] && ! grep -q '^fsmem-writeback ' <<<"$before"; then
+    fail "no fsmem-writeback thread $where (cgroup v1)"
+fi
+if [ -n "$cg" ] && [ "$(cgroup_version)" = v2 ] && grep -q '^fsmem-writeback ' <<<"$before"; then
+    fail "an fsmem-writeback thread $where, under cgroup v2"
 fi
 
 failures=()
