@@ -359,10 +359,18 @@ outofcore() {
         "read and write at once $rwbw MB/s each"
 
     # Rounds, not runs in a row: a slow spell of the shared disk then
-    # touches every row alike.
-    local run
+    # touches every row alike. Each round starts one row further on, and
+    # every second one runs backwards, so that a row neither keeps its
+    # place in the round nor always follows the same row (one that read
+    # 30 GB leaves the disk and the page cache otherwise than one that
+    # read 4).
+    local run ooc_rows=($OOC_ROWS) nrows i k row
+    nrows=${#ooc_rows[@]}
     for ((run = 1; run <= OOC_RUNS; run++)); do
-    for row in $OOC_ROWS; do
+    for ((i = 0; i < nrows; i++)); do
+        k=$(((i + run - 1) % nrows))
+        [ $((run % 2)) = 0 ] && k=$((nrows - 1 - k))
+        row=${ooc_rows[$k]}
         alloc_setup "$row"
         if [ -n "$RMISSING" ]; then
             [ "$run" = 1 ] || continue
