@@ -63,10 +63,18 @@ if [ ! -f "$kernel/vmlinuz" ]; then
     (cd "$fetch" && apt-get download -q "$pkg" >/dev/null 2>&1) ||
         skip "cannot download $pkg (apt-get download)"
     dpkg-deb -x "$fetch"/*.deb "$fetch/x" || skip "cannot unpack $pkg"
-    mkdir -p "$kernel.part/modules" || exit 1
+    rm -rf "$kernel.part" && mkdir -p "$kernel.part/modules" || exit 1
     for m in $MODULES; do
-        ko=$(find "$fetch/x/lib/modules" -name "$m.ko" | head -n 1)
-        [ -n "$ko" ] && cp "$ko" "$kernel.part/modules/" && echo "$m" >>"$kernel.part/modules/order"
+        # (newer packages compress their modules; busybox's insmod may not
+        # read them that way)
+        ko=$(find "$fetch/x/lib/modules" -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" | head -n 1)
+        case $ko in
+        "") continue ;;
+        *.xz) xz -dc "$ko" ;;
+        *.zst) zstd -qdc "$ko" ;;
+        *) cat "$ko" ;;
+        esac >"$kernel.part/modules/$m.ko" || skip "cannot unpack module $m of $pkg"
+        echo "$m" >>"$kernel.part/modules/order"
     done
     cp "$fetch"/x/boot/vmlinuz-* "$kernel.part/vmlinuz" || skip "$pkg has no /boot/vmlinuz"
     rm -rf "$fetch" "$kernel"
