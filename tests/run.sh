@@ -8,9 +8,9 @@
 # "# check-timeout: N" near its top; else 300), its output in
 # build/test-logs/NAME.log (or FSMEM_TEST_LOGS/NAME.log). Exit status
 # 0 = pass, 77 = skip (the reason is the last line it printed), anything
-# else = fail. The last line is always
-# "N passed, N failed, N skipped"; the exit status is non-zero if a check
-# failed (or a named one does not exist).
+# else = fail. The last line is always "N passed, N failed, N skipped";
+# the exit status is non-zero if a check failed (or a named one does not
+# exist).
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

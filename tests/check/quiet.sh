@@ -63,11 +63,13 @@ after=$(thread_counts)
 [ -n "$before" ] || fail "holder $where has no fsmem thread with its heap on files"
 # Early writeback is for cgroup v1 limits only (v2 limits a cgroup's
 # dirty pages itself): its thread must be there under v1, and not under v2.
-if [ -n "$cg" ] && [ "$(cgroup_version)" = v1 ] && ! grep -q '^fsmem-writeback ' <<<"$before"; then
-    fail "no fsmem-writeback thread $where (cgroup v1)"
-fi
-if [ -n "$cg" ] && [ "$(cgroup_version)" = v2 ] && grep -q '^fsmem-writeback ' <<<"$before"; then
-    fail "an fsmem-writeback thread $where, under cgroup v2"
+if [ -n "$cg" ]; then
+    ver=$(cgroup_version)
+    if grep -q '^fsmem-writeback ' <<<"$before"; then
+        [ "$ver" = v1 ] || fail "an fsmem-writeback thread $where, under cgroup $ver"
+    else
+        [ "$ver" != v1 ] || fail "no fsmem-writeback thread $where (cgroup v1)"
+    fi
 fi
 
 failures=()
