@@ -246,9 +246,13 @@ inram() {
             [ "$run" -le "$runs" ] || continue
             for th in $THREADS; do
                 line="  run $run/$runs $wl t=$th:"
-                # rotate the order every round and workload to cancel drift
+                # The order rotates every round and workload, and every
+                # second one runs backwards: no allocator keeps its place
+                # or always follows the same one, so that a drift of the
+                # machine, or what a run leaves behind, touches all alike.
                 for ((i = 0; i < na; i++)); do
                     k=$(((i + run + wi) % na))
+                    [ $(((run + wi) % 2)) = 0 ] && k=$((na - 1 - k))
                     a=${alist[$k]}
                     alloc_setup "$a"
                     if [ -n "$RMISSING" ]; then
