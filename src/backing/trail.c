@@ -27,7 +27,8 @@
  * switch it, undone within 0.4 s), and runs of up to 15 over 430-700
  * MiB (runs of 8 over four times the cache's room switched it).
  *
- * A run of TRAIL_TRIAL_RUN that looks random so far is suspect: the
+ * A run of TRAIL_TRIAL_RUN that looks random so far is suspect, or of
+ * TRAIL_EARLY_RUN when no run got that far for a while (trail.h): the
  * sampler then tries 4 KiB reads, which make the run's later faults
  * cheap to wait on. Random touches land next to a recent block now and
  * then, so a suspect run that breaks stays suspect for a few faults,
@@ -58,8 +59,7 @@
 #define TRAIL_THREADS 64
 #define TRAIL_RECENT 8
 #define TRAIL_RUN 32
-#define TRAIL_TRIAL_RUN 8        /* faults in a run that may put 4 KiB reads on trial */
-#define TRAIL_WAKE 4             /* faults of a thread that wake trail_wait */
+#define TRAIL_WAKE 2             /* faults of a thread that wake trail_wait */
 #define BLOCK_SHIFT 21
 
 #ifdef FSMEM_SAMPLER_TRACE
@@ -79,6 +79,7 @@ struct followed {
     bool run_known;              /* run_from could be read */
     enum trail_word word;        /* what the run says so far (not RANDOM) */
     unsigned grace;              /* faults for which a broken long run still counts */
+    unsigned trial_run;          /* the run's faults for a trial (trail.h) */
 };
 
 static struct {
@@ -91,6 +92,7 @@ static struct {
     _Atomic bool refused;
     _Atomic unsigned most_followed;
     _Atomic uint64_t runs;
+    uint64_t early_ns;           /* when a run last reached TRAIL_EARLY_RUN faults */
 } T;
 
 static size_t ring_bytes(void) { return 2 * T.page; }   /* header page + one page of records */
@@ -204,12 +206,13 @@ static void note(struct followed *f, uint64_t addr, uintptr_t lo, uintptr_t hi)
          * the last eight one time in twenty: a suspect run so broken
          * still counts until a new one has had the faults to become
          * suspect itself, while a pass goes on faulting near. */
-        if (f->run >= TRAIL_TRIAL_RUN && f->word == TRAIL_SUSPECT)
+        if (f->trial_run && f->run >= f->trial_run && f->word == TRAIL_SUSPECT)
             f->grace = 2 * TRAIL_TRIAL_RUN;
         f->run = 0;
         f->run_new = false;
     } else if (f->run++ == 0) {
         f->run_new = true;
+        f->trial_run = 0;
         f->run_lo = f->run_hi = b;
     } else {
         f->run_lo = b < f->run_lo ? b : f->run_lo;
@@ -236,7 +239,14 @@ static enum trail_word judge(struct followed *f, int tid, uint64_t span)
         return TRAIL_QUIET;
     }
     unsigned n = f->run - f->run_base;
-    if (f->run < TRAIL_TRIAL_RUN || n < TRAIL_TRIAL_RUN / 2)
+    if (f->run >= TRAIL_EARLY_RUN && !f->trial_run) {
+        /* The first run to get this far after a quiet spell may be tried
+         * early; whichever thread's it is, it makes the next one wait. */
+        uint64_t at = monotonic_ns();
+        f->trial_run = at - T.early_ns >= TRAIL_QUIET_NS ? TRAIL_EARLY_RUN : TRAIL_TRIAL_RUN;
+        T.early_ns = at;
+    }
+    if (!f->trial_run || f->run < f->trial_run || n < f->trial_run / 2)
         return TRAIL_QUIET;
     /* Random touches: little time run, most faults reading from disk (a
      * fault on a page the heap never wrote reads nothing: a program that

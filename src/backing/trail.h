@@ -20,10 +20,26 @@ bool trail_follow(const struct task_counters *tasks, int n);
  * reference machine. */
 #define TRAIL_NS 500000
 
+/* Faults of a run after which it is suspect, if it looks random so far
+ * (at least half of them after the read that first saw it): TRAIL_EARLY_RUN
+ * for the first run to reach that many faults after TRAIL_QUIET_NS in
+ * which none did, TRAIL_TRIAL_RUN for the others. Each fault before the
+ * trial reads 2 MiB, about a millisecond on the reference machine
+ * against 0.05 ms for 4 KiB; a program that starts touching its heap at
+ * random after a pass pays that for every fault the trial waits. But
+ * PhyML has runs of four to seven far faults with as little work, some
+ * twenty a second: tried at four faults each, it made ten times the
+ * trials and ran 11% longer. Those runs come less than a second apart
+ * (99 in 100 within 0.41 s), so after a second without one a run is
+ * tried at four. */
+#define TRAIL_EARLY_RUN 4
+#define TRAIL_TRIAL_RUN 8
+#define TRAIL_QUIET_NS 1000000000
+
 /* What the trail says of the followed threads' faults. */
 enum trail_word {
     TRAIL_QUIET,     /* nothing that looks like random touches */
-    TRAIL_SUSPECT,   /* a run that does so far, of TRAIL_TRIAL_RUN faults or more */
+    TRAIL_SUSPECT,   /* a run that does so far, long enough for a trial */
     TRAIL_RANDOM,    /* a run of TRAIL_RUN: random touches (said once a run) */
 };
 

@@ -6,7 +6,8 @@
  *   - over 192 MiB, with nothing done between, they make one;
  *   - the same with 2 ms of computing before each fault make none;
  *   - read() into far-apart blocks (the kernel's faults) makes none;
- *   - twenty far faults make none, but are suspect from the eighth on;
+ *   - twenty far faults make none, but are suspect from the eighth on,
+ *     or from the fourth after a second in which no run got that far;
  *     one fault next to a recent one does not end that, a pass does
  *     within a few faults;
  *   - trail_wait wakes early once the thread has faulted a few times,
@@ -173,17 +174,37 @@ int main(void)
     trail_usage(&u);
     CHECK(u.runs == runs);
 
-    /* Twenty far faults over 180 MiB (a few blocks in a row first end
-     * any run): suspect from the eighth on (the run's work is counted
-     * from the read after its first fault). */
+    /* Twenty far faults spread over more than the cache from the second
+     * on, just after another run reached TRAIL_EARLY_RUN faults (five
+     * far ones within 26 MiB, which do not look random, broken by a
+     * near one): suspect from the TRAIL_TRIAL_RUN-th on, the run's work
+     * counted from the read after its first fault. Eight blocks in a
+     * row first end any run and fill the recent blocks. */
     drop_cache();
-    CHECK(!touch(92, 1, 4, 0, BLOCKS));
-    CHECK(!touch(41, 7, 20, 0, BLOCKS));
-    CHECK(all_said(0, 8, TRAIL_QUIET) && all_said(8, 20, TRAIL_SUSPECT));
-    /* One fault next to a recent block (43), then far ones again: still
+    CHECK(!touch(88, 1, 8, 0, BLOCKS));
+    CHECK(!touch(0, 3, 5, 0, BLOCKS) && all_said(0, 5, TRAIL_QUIET));
+    CHECK(!touch(13, 1, 1, 0, BLOCKS));
+    CHECK(!touch(23, 63, 20, 0, BLOCKS));
+    CHECK(all_said(0, TRAIL_TRIAL_RUN - 1, TRAIL_QUIET) &&
+          all_said(TRAIL_TRIAL_RUN - 1, 20, TRAIL_SUSPECT));
+    /* The same after a quiet spell: suspect from the
+     * TRAIL_EARLY_RUN-th on. The run above is forgotten first, as the
+     * sampler forgets runs when it calls a trial off: carried on, its
+     * fault-free second would make it look all the more random (run time
+     * is time on the CPU), and a near fault would leave it suspect for a
+     * few faults more. */
+    trail_forget();
+    struct timespec quiet = {TRAIL_QUIET_NS / 1000000000 + 1, 0};
+    nanosleep(&quiet, NULL);
+    drop_cache();
+    CHECK(!touch(88, 1, 8, 0, BLOCKS));
+    CHECK(!touch(10, 70, 20, 0, BLOCKS));
+    CHECK(all_said(0, TRAIL_EARLY_RUN - 1, TRAIL_QUIET) &&
+          all_said(TRAIL_EARLY_RUN - 1, 20, TRAIL_SUSPECT));
+    /* One fault next to a recent block (4), then far ones again: still
      * suspect throughout. */
-    CHECK(!touch(44, 1, 1, 0, BLOCKS) && all_said(0, 1, TRAIL_SUSPECT));
-    CHECK(!touch(3, 11, 19, 0, BLOCKS) && all_said(0, 19, TRAIL_SUSPECT));
+    CHECK(!touch(3, 1, 1, 0, BLOCKS) && all_said(0, 1, TRAIL_SUSPECT));
+    CHECK(!touch(0, 13, 19, 0, BLOCKS) && all_said(0, 19, TRAIL_SUSPECT));
     /* A pass: quiet within a few faults. */
     drop_cache();
     CHECK(!touch(0, 1, 20, 0, BLOCKS));
