@@ -65,6 +65,18 @@ GROWTH_ROWS=${GROWTH_ROWS% }
 
 say() { echo "bench: $*" >&2; }
 
+# turn I N ROUND: which of N rows runs I-th in round ROUND. Each round
+# starts one row further on, and every odd one runs backwards, so that
+# no row keeps its place or always follows the same row: a drift of the
+# machine, or what a run leaves behind (a row that read 30 GB leaves the
+# disk and the page cache otherwise than one that read 4), touches all
+# alike.
+turn() {
+    local k=$((($1 + $3) % $2))
+    [ $(($3 % 2)) = 1 ] && k=$(($2 - 1 - k))
+    echo "$k"
+}
+
 # ---------------------------------------------------------------- sizes
 # Arguments after the thread count, per workload. Defaults take glibc
 # about 0.3-1.5 s per run with one thread on the reference machine.
@@ -230,7 +242,7 @@ run_one() {
 inram() {
     local alist=() a
     for a in $ALLOCS; do alist+=("$a"); done
-    local na=${#alist[@]} run wl th i k line res runs wi=0
+    local na=${#alist[@]} run wl th i line res runs wi=0
     say "in RAM: ${WORKLOADS// /, } x ${ALLOCS// /, } x threads ${THREADS// /,}; $RUNS run(s), medians"
     for a in "${alist[@]}"; do
         alloc_setup "$a"
@@ -246,14 +258,9 @@ inram() {
             [ "$run" -le "$runs" ] || continue
             for th in $THREADS; do
                 line="  run $run/$runs $wl t=$th:"
-                # The order rotates every round and workload, and every
-                # second one runs backwards: no allocator keeps its place
-                # or always follows the same one, so that a drift of the
-                # machine, or what a run leaves behind, touches all alike.
+                # the order turns every round and workload
                 for ((i = 0; i < na; i++)); do
-                    k=$(((i + run + wi) % na))
-                    [ $(((run + wi) % 2)) = 0 ] && k=$((na - 1 - k))
-                    a=${alist[$k]}
+                    a=${alist[$(turn "$i" "$na" $((run + wi)))]}
                     alloc_setup "$a"
                     if [ -n "$RMISSING" ]; then
                         printf 'inram\t%s\t%s\t%s\t%s\tmissing%s\n' "$wl" "$th" "$a" "$run" \
@@ -363,18 +370,12 @@ outofcore() {
         "read and write at once $rwbw MB/s each"
 
     # Rounds, not runs in a row: a slow spell of the shared disk then
-    # touches every row alike. Each round starts one row further on, and
-    # every second one runs backwards, so that a row neither keeps its
-    # place in the round nor always follows the same row (one that read
-    # 30 GB leaves the disk and the page cache otherwise than one that
-    # read 4).
-    local run ooc_rows=($OOC_ROWS) nrows i k row
+    # touches every row alike; the order turns every round (turn).
+    local run ooc_rows=($OOC_ROWS) nrows i row
     nrows=${#ooc_rows[@]}
     for ((run = 1; run <= OOC_RUNS; run++)); do
     for ((i = 0; i < nrows; i++)); do
-        k=$(((i + run - 1) % nrows))
-        [ $((run % 2)) = 0 ] && k=$((nrows - 1 - k))
-        row=${ooc_rows[$k]}
+        row=${ooc_rows[$(turn "$i" "$nrows" $((run - 1)))]}
         alloc_setup "$row"
         if [ -n "$RMISSING" ]; then
             [ "$run" = 1 ] || continue
