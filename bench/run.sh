@@ -19,6 +19,8 @@
 #                         fsmem-auto)
 #   BENCH_OOC_RUNS=N      rounds of the out-of-core rows, medians reported
 #                         (default 3; quick: 1)
+#   BENCH_SETTLE=S        seconds between out-of-core runs (default 6 on a VM
+#                         whose balloon reports free memory to the host, else 0)
 #   BENCH_OOC_HEAP_MB=N, BENCH_OOC_LIMIT_MB=N   heap and cgroup limit out of
 #                         core (default 2048 and 512; quick: 128 and 32)
 #   BENCH_DIR=DIR         where backing files, the swap file and the dd test
@@ -76,6 +78,26 @@ turn() {
     [ $(($3 % 2)) = 1 ] && k=$(($2 - 1 - k))
     echo "$k"
 }
+
+# A VM whose balloon reports free memory to its host (virtio feature 5)
+# hands back what a run freed a couple of seconds after it ends, and a
+# run that touches memory then waits for the host to give it back: 2 GiB
+# filled through fsmem right after another run took 0.93-0.97 s, six
+# seconds later 1.93-2.02 s (swap 2.91 against 3.56 s). So every
+# out-of-core run starts OOC_SETTLE seconds after the one before, when
+# the host has taken that memory back, as it has for a job that starts
+# on a quiet machine; otherwise a row's time would depend on which row
+# came before it.
+free_page_reporting() {
+    local f
+    for f in /sys/bus/virtio/drivers/virtio_balloon/virtio*/features; do
+        [ -r "$f" ] && [ "$(cut -c6 "$f")" = 1 ] && return 0
+    done
+    return 1
+}
+OOC_SETTLE=0
+[ "$QUICK" != 1 ] && free_page_reporting && OOC_SETTLE=6
+OOC_SETTLE=${BENCH_SETTLE:-$OOC_SETTLE}
 
 # ---------------------------------------------------------------- sizes
 # Arguments after the thread count, per workload. Defaults take glibc
@@ -331,6 +353,7 @@ outofcore() {
     local limit=$OOC_LIMIT_MB heap=$OOC_HEAP_MB row res wr rd
     say "out of core: heap $heap MiB in a cgroup limited to $limit MiB; fill, 1 write pass, 1 read pass," \
         "$OOC_TOUCHES random page touches; $OOC_RUNS round(s) of every row, medians"
+    [ "$OOC_SETTLE" != 0 ] && say "  each run starts ${OOC_SETTLE}s after the one before (BENCH_SETTLE)"
     make_cgroup "$limit" || return 0
 
     # The disk's own bandwidth, measured now, on the same file system: the
@@ -396,6 +419,7 @@ outofcore() {
             cgroup_swap deny "$limit"
         fi
         [ -f "$CGROUP/memory.max_usage_in_bytes" ] && echo 0 >"$CGROUP/memory.max_usage_in_bytes" 2>/dev/null
+        sleep "$OOC_SETTLE"
         res=$(run_one outofcore access 1 "$row" "$run" "$OOC_TIMEOUT" -c "$CGROUP" \
             "${RENV[@]}" "${RDISK[@]}" -- "$B/access" "${args[@]}")
         [ "$row" = swap ] && swap_off
