@@ -283,6 +283,27 @@ static void call_off(void)
     trail_forget();
 }
 
+/* Splits the cache's folios (paging_split) from a CPU the program's
+ * threads are not on. The kernel splits a folio with interrupts off on
+ * its CPU; on the reference VM, whose disk interrupts one vCPU, the one
+ * the program ends up on, the program's 4 KiB reads took 67 us from
+ * issue to completion at the median while the split ran there, 44-45 us
+ * otherwise. */
+static void split_aside(void)
+{
+    struct task_counters tasks[GATE_TASKS];
+    int n = tasks_read(tasks, GATE_TASKS);
+    cpu_set_t busy, saved;
+    CPU_ZERO(&busy);
+    for (int i = 0; i < n; i++)
+        if (tasks[i].cpu >= 0 && tasks[i].cpu < CPU_SETSIZE)
+            CPU_SET(tasks[i].cpu, &busy);
+    bool aside = n > 0 && service_step_aside(&busy, &saved);
+    paging_split();
+    if (aside)
+        service_step_back(&saved);
+}
+
 /* Switches the paging. True when it switched; a trial of 4 KiB reads
  * becomes a switch, or is called off. */
 static bool flip(bool page_by_page)
@@ -297,7 +318,7 @@ static bool flip(bool page_by_page)
     if (!paging_switch(page_by_page) && !settles)
         return false;
     if (page_by_page)
-        paging_split();
+        split_aside();
     atomic_fetch_add_explicit(&S.switches, 1, memory_order_relaxed);
     uint64_t now = monotonic_ms();
     if (page_by_page) {

@@ -50,30 +50,28 @@ static bool is_fsmem_thread(const char *stat)
     return true;
 }
 
-/* utime is the 14th field of stat; the 2nd, the command, may hold spaces
- * and parentheses, so counting starts after its last ')'. */
-static bool parse_utime(const char *stat, uint64_t *ticks)
+/* Field n (counted from 1) of a thread's stat line. The 2nd, the
+ * command, may hold spaces and parentheses, so counting starts after its
+ * last ')'. NULL when the line is shorter. */
+static const char *stat_field(const char *stat, int n)
 {
     const char *s = NULL;
     for (const char *p = stat; *p; p++)
         if (*p == ')')
             s = p + 1;
     if (!s)
-        return false;
-    for (int field = 2; field < 14; field++) {
+        return NULL;
+    for (int field = 2; field < n; field++) {
         while (*s == ' ')
             s++;
-        if (field < 13) {
+        if (field < n - 1) {
             while (*s && *s != ' ')
                 s++;
             if (!*s)
-                return false;
+                return NULL;
         }
     }
-    if (*s < '0' || *s > '9')
-        return false;
-    *ticks = parse_u64(&s);
-    return true;
+    return *s >= '0' && *s <= '9' ? s : NULL;
 }
 
 static bool parse_read_bytes(const char *io, uint64_t *bytes)
@@ -123,11 +121,14 @@ int tasks_read(struct task_counters *out, int max)
             size_t len = put(path, 0, name);
             struct task_counters *t = &out[count];
             t->tid = tid;
-            uint64_t ticks;
             put(path, len, "/stat");
-            if (!read_small(dir, path, text, sizeof text) || is_fsmem_thread(text) ||
-                !parse_utime(text, &ticks))
+            if (!read_small(dir, path, text, sizeof text) || is_fsmem_thread(text))
                 continue;   /* fsmem's, or the thread has gone */
+            const char *utime = stat_field(text, 14), *cpu = stat_field(text, 39);
+            if (!utime)
+                continue;
+            uint64_t ticks = parse_u64(&utime);
+            t->cpu = cpu ? (int)parse_u64(&cpu) : -1;
             put(path, len, "/io");
             if (!read_small(dir, path, text, sizeof text) || !parse_read_bytes(text, &t->read_bytes))
                 continue;

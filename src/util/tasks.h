@@ -1,8 +1,9 @@
-/* The process's threads as /proc/self/task shows them: user time and
- * bytes read from disk per thread. The sampler judges a thread that
- * faults at random beside threads that compute, which the process's
- * totals would mix. No allocation and no stdio: the caller may be any
- * thread of fsmem's. */
+/* The process's threads as /proc/self/task shows them: user time,
+ * bytes read from disk and the CPU last run on, per thread. The sampler
+ * judges a thread that faults at random beside threads that compute,
+ * which the process's totals would mix, and keeps its own heavy kernel
+ * work off the CPUs the program runs on. No allocation and no stdio: the
+ * caller may be any thread of fsmem's. */
 #ifndef FSMEM_UTIL_TASKS_H
 #define FSMEM_UTIL_TASKS_H
 
@@ -13,6 +14,7 @@ struct task_counters {
     int tid;
     uint64_t user_us;       /* in steps of a clock tick (10 ms on Linux) */
     uint64_t read_bytes;    /* what the thread caused to be read from disk */
+    int cpu;                /* the CPU it last ran on; -1 when not known */
 };
 
 /* Fills out[0..max) with the program's threads, fsmem's own (named

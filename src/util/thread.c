@@ -40,6 +40,21 @@ void service_give_way(uint64_t *since)
     }
 }
 
+bool service_step_aside(const cpu_set_t *busy, cpu_set_t *saved)
+{
+    cpu_set_t away;
+    if (sched_getaffinity(0, sizeof *saved, saved) != 0)
+        return false;
+    CPU_XOR(&away, saved, busy);
+    CPU_AND(&away, &away, saved);
+    return CPU_COUNT(&away) > 0 && sched_setaffinity(0, sizeof away, &away) == 0;
+}
+
+void service_step_back(const cpu_set_t *saved)
+{
+    sched_setaffinity(0, sizeof *saved, saved);
+}
+
 void service_decide(struct service *s, bool wanted)
 {
     int undecided = SERVICE_UNDECIDED;

@@ -4,6 +4,7 @@
 #ifndef FSMEM_UTIL_THREAD_H
 #define FSMEM_UTIL_THREAD_H
 
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -64,5 +65,15 @@ void service_threads_fork_child(void);
  * thread yields; with nothing else to run on its CPU, that is a system
  * call and nothing more. */
 void service_give_way(uint64_t *since);
+
+/* Moves the calling service thread off the CPUs in busy for a stretch of
+ * kernel work that runs with interrupts off (splitting folios), and back
+ * with service_step_back(saved). The CPU a thread of the program runs on
+ * is where its page reads complete, on a disk with one interrupt vector
+ * (whose completions wake the program there) as on one with a queue per
+ * CPU; while that CPU has interrupts off, the program's reads wait.
+ * False, and nothing changed, when no allowed CPU would be left. */
+bool service_step_aside(const cpu_set_t *busy, cpu_set_t *saved);
+void service_step_back(const cpu_set_t *saved);
 
 #endif

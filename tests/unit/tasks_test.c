@@ -1,6 +1,7 @@
 /* Per-thread counters from /proc/self/task: every thread of the program
- * is listed with its own user time, however odd its name; fsmem's
- * service threads (named "fsmem-...") are not. And tasks_place's slots. */
+ * is listed with its own user time and CPU, however odd its name; fsmem's
+ * service threads (named "fsmem-...") are not. And tasks_place's slots,
+ * and a service thread stepping off the program's CPUs. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
@@ -9,6 +10,7 @@
 
 #include "check.h"
 #include "util/tasks.h"
+#include "util/thread.h"
 
 static atomic_int stop;
 static atomic_int spinner_tid, service_tid;
@@ -67,9 +69,38 @@ static void check_place(void)
     CHECK(change[0] == SLOT_LEFT && change[1] == SLOT_LEFT && change[2] == SLOT_LEFT);
 }
 
+/* Off the CPU it runs on, and back to where it was allowed before. */
+static void check_step_aside(void)
+{
+    cpu_set_t allowed, busy, saved, now;
+    CHECK(sched_getaffinity(0, sizeof allowed, &allowed) == 0);
+    int here = sched_getcpu();
+    CHECK(here >= 0);
+    CPU_ZERO(&busy);
+    CPU_SET(here, &busy);
+    bool aside = service_step_aside(&busy, &saved);
+    CHECK(CPU_EQUAL(&saved, &allowed));
+    CHECK(aside == (CPU_COUNT(&allowed) > 1));
+    CHECK(sched_getaffinity(0, sizeof now, &now) == 0);
+    if (aside) {
+        CHECK(!CPU_ISSET(here, &now) && CPU_COUNT(&now) == CPU_COUNT(&allowed) - 1);
+        CHECK(sched_getcpu() != here);
+        service_step_back(&saved);
+        CHECK(sched_getaffinity(0, sizeof now, &now) == 0);
+    }
+    CHECK(CPU_EQUAL(&now, &allowed));
+    CPU_ZERO(&busy);   /* every allowed CPU busy: nowhere to go */
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &allowed))
+            CPU_SET(c, &busy);
+    CHECK(!service_step_aside(&busy, &saved));
+    CHECK(sched_getaffinity(0, sizeof now, &now) == 0 && CPU_EQUAL(&now, &allowed));
+}
+
 int main(void)
 {
     check_place();
+    check_step_aside();
     pthread_t a, b;
     CHECK(pthread_create(&a, NULL, spin, NULL) == 0);
     CHECK(pthread_create(&b, NULL, idle, NULL) == 0);
@@ -93,6 +124,22 @@ int main(void)
     if (s0 && s1)   /* 300 ms spinning: at least 100 ms of user time */
         CHECK(s1->user_us >= s0->user_us + 100000);
     CHECK(tasks_read(after, 1) == 1);   /* no more than asked for */
+
+    /* The spinner, held to one CPU, is seen there. */
+    cpu_set_t allowed, one;
+    CHECK(sched_getaffinity(0, sizeof allowed, &allowed) == 0);
+    int last = -1;
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &allowed))
+            last = c;
+    CPU_ZERO(&one);
+    CPU_SET(last, &one);
+    CHECK(pthread_setaffinity_np(a, sizeof one, &one) == 0);
+    nanosleep(&ts, NULL);
+    n1 = tasks_read(after, 8);
+    s1 = find(after, n1, atomic_load(&spinner_tid));
+    CHECK(s1 && s1->cpu == last);
+    CHECK(find(after, n1, self) && find(after, n1, self)->cpu >= 0);
 
     atomic_store(&stop, 1);
     pthread_join(a, NULL);
