@@ -98,6 +98,10 @@ free_page_reporting() {
 OOC_SETTLE=0
 [ "$QUICK" != 1 ] && free_page_reporting && OOC_SETTLE=6
 OOC_SETTLE=${BENCH_SETTLE:-$OOC_SETTLE}
+if ! [[ $OOC_SETTLE =~ ^[0-9]+(\.[0-9]+)?$ ]]; then
+    say "BENCH_SETTLE=$OOC_SETTLE: not a number of seconds"
+    exit 2
+fi
 
 # ---------------------------------------------------------------- sizes
 # Arguments after the thread count, per workload. Defaults take glibc

@@ -286,9 +286,9 @@ static void call_off(void)
 /* Splits the cache's folios (paging_split) from a CPU the program's
  * threads are not on. The kernel splits a folio with interrupts off on
  * its CPU; on the reference VM, whose disk interrupts one vCPU, the one
- * the program ends up on, the program's 4 KiB reads took 67 us from
- * issue to completion at the median while the split ran there, 44-45 us
- * otherwise. */
+ * the program ends up on, the program's 4 KiB reads took 61-65 us from
+ * issue to completion at the median while the split ran there, 37-41 us
+ * with it moved away (docs/DESIGN.md). */
 static void split_aside(void)
 {
     struct task_counters tasks[GATE_TASKS];

@@ -52,7 +52,7 @@ static bool is_fsmem_thread(const char *stat)
 
 /* Field n (counted from 1) of a thread's stat line. The 2nd, the
  * command, may hold spaces and parentheses, so counting starts after its
- * last ')'. NULL when the line is shorter. */
+ * last ')'. NULL when the line is shorter or the field is no number. */
 static const char *stat_field(const char *stat, int n)
 {
     const char *s = NULL;

@@ -45,8 +45,8 @@ bool service_step_aside(const cpu_set_t *busy, cpu_set_t *saved)
     cpu_set_t away;
     if (sched_getaffinity(0, sizeof *saved, saved) != 0)
         return false;
-    CPU_XOR(&away, saved, busy);
-    CPU_AND(&away, &away, saved);
+    CPU_XOR(&away, saved, busy);      /* allowed and not busy: */
+    CPU_AND(&away, &away, saved);     /* glibc has no "and not" */
     return CPU_COUNT(&away) > 0 && sched_setaffinity(0, sizeof away, &away) == 0;
 }
 
