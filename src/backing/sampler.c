@@ -231,9 +231,9 @@ static int mapped_pages(uintptr_t a)
 
 /* Whether the block at a is in the page cache but for a few pages:
  * under 4 KiB reads, a 2 MiB folio that outlived the switch, whole or
- * split (the split pages out its first page, and reclaim may take a few
- * more), whose cached pages a touch maps 16 at a time however the
- * program touches it. */
+ * split (the split keeps every page cached on Linux 6.18, and reclaim
+ * may take a few), whose cached pages a touch maps 16 at a time however
+ * the program touches it. */
 static bool cached_nearly_whole(uintptr_t a)
 {
     unsigned char v[BLOCK_PAGES];
@@ -406,7 +406,13 @@ static bool scan_samples(void)
  * most, since the thread waits for each write. (Later, a block mapped
  * whole is one that 4 KiB faults filled. During a trial every block the
  * passes brought back is mapped whole, and none is split: most trials
- * are called off.) Nor is a block cached whole but
+ * are called off. A block seen partly mapped, then mapped whole, is not
+ * split either: Linux 6.18 maps an unmapped large folio whole at a
+ * touch, so that is most likely a dirty folio that reclaim had
+ * unmapped, but it looks the same as a block that 4 KiB faults filled.
+ * It stays whole, as do the dirty folios of sampled blocks, never
+ * mapped whole; taking the first kind as well made no difference
+ * measurable, docs/DESIGN.md.) Nor is a block cached whole but
  * mapped in part a sweep, as the samples' verdicts already hold: random
  * touches on a leftover 2 MiB folio, or on the pages a split left in the
  * cache, map 16 pages each, and a handful between two looks add up to a
