@@ -53,7 +53,7 @@ static bool is_fsmem_thread(const char *stat)
 /* Field n (counted from 1) of a thread's stat line. The 2nd, the
  * command, may hold spaces and parentheses, so counting starts after its
  * last ')'. NULL when the line is shorter or the field is no number. */
-static const char *stat_field(const char *stat, int n)
+static const char *thread_stat_field(const char *stat, int n)
 {
     const char *s = NULL;
     for (const char *p = stat; *p; p++)
@@ -124,7 +124,7 @@ int tasks_read(struct task_counters *out, int max)
             put(path, len, "/stat");
             if (!read_small(dir, path, text, sizeof text) || is_fsmem_thread(text))
                 continue;   /* fsmem's, or the thread has gone */
-            const char *utime = stat_field(text, 14), *cpu = stat_field(text, 39);
+            const char *utime = thread_stat_field(text, 14), *cpu = thread_stat_field(text, 39);
             if (!utime)
                 continue;
             uint64_t ticks = parse_u64(&utime);
