@@ -126,9 +126,10 @@ static void repage(uintptr_t start, size_t len) { set_paging(start, len, ADVICE_
  * it: paging out the first page of a 2 MiB block leaves its pages in the
  * cache as page-sized folios (unmapped: the next touch maps them again
  * from the cache, 16 at a time; on Linux 6.18 the first page stays too,
- * as the split unmapped it before it could be paged out). 52-69 us a
- * folio, whatever the call. A dirty folio cannot be split (its buffers
- * are in use), and the call leaves it as it is. */
+ * as the split unmapped it before it could be paged out). 50-69 us a
+ * folio, whatever the call, mapped or not: the time is the kernel's
+ * split itself. A dirty folio cannot be split (its buffers are in use),
+ * and the call leaves it as it is. */
 void paging_split_block(uintptr_t block)
 {
     madvise((void *)block, (size_t)sysconf(_SC_PAGESIZE), MADV_PAGEOUT);
