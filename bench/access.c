@@ -7,7 +7,11 @@
  *   touch    first touch: write one word in every 64-byte line
  *   wpass    PASSES read-modify-write passes over every line (median pass)
  *   rpass    one read-only pass over every line
- *   random   TOUCHES read-modify-writes of one word on a random page
+ *   random   TOUCHES read-modify-writes of one word on a random page,
+ *            in two halves timed apart: the first half follows the
+ *            passes, when an allocator that adapts its paging to the
+ *            access pattern pays for the change; the second shows the
+ *            cost of a touch once that is over
  *   free     free every block
  * Each thread works only on its own blocks, so the checksum (the values
  * read) does not depend on scheduling. First touch and steady state are
@@ -61,6 +65,21 @@ static uint64_t pass(struct job *j, int write)
     return s;
 }
 
+/* n read-modify-writes of one word on a random page of the job's blocks. */
+static uint64_t touch_pages(struct job *j, rng_t *r, long n)
+{
+    const long pages = (long)(BLOCK / PAGE) - 1;    /* blocks need not be aligned */
+    uint64_t s = 0;
+    for (long i = 0; i < n && j->count; i++) {
+        uint64_t x = rng_next(r);
+        long b = j->first + (long)(x % (uint64_t)j->count);
+        uint64_t *w = (uint64_t *)(blocks[b] + (size_t)((x >> 32) % (uint64_t)pages) * PAGE);
+        s += *w;
+        *w += 3;
+    }
+    return s;
+}
+
 static void *worker(void *arg)
 {
     struct job *j = arg;
@@ -85,18 +104,13 @@ static void *worker(void *arg)
     sync_point(j->id, 3);
     rng_t r = rng_seed(0xacce55, (uint64_t)j->id);
     long mine = touches / nthreads;
-    const long pages = (long)(BLOCK / PAGE) - 1;    /* blocks need not be aligned */
-    for (long i = 0; i < mine && j->count; i++) {
-        uint64_t x = rng_next(&r);
-        long b = j->first + (long)(x % (uint64_t)j->count);
-        uint64_t *w = (uint64_t *)(blocks[b] + (size_t)((x >> 32) % (uint64_t)pages) * PAGE);
-        s += *w;
-        *w += 3;
-    }
+    s += touch_pages(j, &r, mine / 2);
     sync_point(j->id, 4);
+    s += touch_pages(j, &r, mine - mine / 2);
+    sync_point(j->id, 5);
     if (!mapbase)
         for (long b = j->first; b < j->first + j->count; b++) free(blocks[b]);
-    sync_point(j->id, 5);
+    sync_point(j->id, 6);
     j->sum = s;
     return NULL;
 }
@@ -149,10 +163,13 @@ int main(int argc, char **argv)
     phase_report("wpass", t_pass[passes / 2]);
     phase_report("rpass", t_phase[3] - t_phase[2]);
     if (touches) {
-        phase_report("random", t_phase[4] - t_phase[3]);
-        phase_report("random_us", (t_phase[4] - t_phase[3]) * 1e6 * nthreads / (double)touches);
+        long late = touches / nthreads - touches / nthreads / 2;
+        phase_report("random", t_phase[5] - t_phase[3]);
+        phase_report("random_us", (t_phase[5] - t_phase[3]) * 1e6 * nthreads / (double)touches);
+        if (late > 0)
+            phase_report("late_us", (t_phase[5] - t_phase[4]) * 1e6 / (double)late);
     }
-    phase_report("free", t_phase[5] - t_phase[4]);
+    phase_report("free", t_phase[6] - t_phase[5]);
     free(jobs);
     free(blocks);
     if (mapbase) munmap(mapbase, nblocks * BLOCK);

@@ -23,6 +23,8 @@
 #                         whose balloon reports free memory to the host, else 0)
 #   BENCH_OOC_HEAP_MB=N, BENCH_OOC_LIMIT_MB=N   heap and cgroup limit out of
 #                         core (default 2048 and 512; quick: 128 and 32)
+#   BENCH_OOC_TOUCHES=N   random page touches out of core (default 5000;
+#                         quick: 200)
 #   BENCH_DIR=DIR         where backing files, the swap file and the dd test
 #                         file go (default $TMPDIR, else /var/tmp; must be a
 #                         disk, not tmpfs)
@@ -121,7 +123,18 @@ else
 fi
 OOC_LIMIT_MB=${BENCH_OOC_LIMIT_MB:-$OOC_LIMIT_MB}
 OOC_HEAP_MB=${BENCH_OOC_HEAP_MB:-$OOC_HEAP_MB}
+OOC_TOUCHES=${BENCH_OOC_TOUCHES:-$OOC_TOUCHES}
 [ "$QUICK" = 1 ] && OOC_RUNS=${BENCH_OOC_RUNS:-1} || OOC_RUNS=${BENCH_OOC_RUNS:-3}
+# count NAME VALUE MIN: VALUE must be a whole number of at least MIN
+count() {
+    [[ $2 =~ ^[0-9]+$ ]] && [ "$2" -ge "$3" ] && return 0
+    say "$1=$2: not a whole number of at least $3"
+    exit 2
+}
+count BENCH_OOC_LIMIT_MB "$OOC_LIMIT_MB" 16
+count BENCH_OOC_HEAP_MB "$OOC_HEAP_MB" 1
+count BENCH_OOC_TOUCHES "$OOC_TOUCHES" 0
+count BENCH_OOC_RUNS "$OOC_RUNS" 1
 GROWTH_LIMIT_MB=${BENCH_GROWTH_LIMIT_MB:-$GROWTH_LIMIT_MB}
 GROWTH_FACTORS=${BENCH_GROWTH_FACTORS:-$GROWTH_FACTORS}
 # Ascending, so the first heap is the baseline's and a timeout can skip the rest.
@@ -225,7 +238,7 @@ alloc_setup() {
 RAW=$B/raw.tsv
 # results of an earlier run must not pass for this one's
 rm -f "$B"/*.tsv "$B"/*.dat "$B"/*.png "$B"/*-table.txt "$B"/last-failure-*.stderr
-printf 'section\tworkload\tthreads\talloc\trun\tstatus\twall\tuser\tsys\trss_kb\tdisk_kb\tmem_kb\tfoot_kb\tmajflt\tminflt\tin_kb\tout_kb\tchecksum\ttouch\twpass\trpass\trandom\trandom_us\tfree\n' >"$RAW"
+printf 'section\tworkload\tthreads\talloc\trun\tstatus\twall\tuser\tsys\trss_kb\tdisk_kb\tmem_kb\tfoot_kb\tmajflt\tminflt\tin_kb\tout_kb\tchecksum\ttouch\twpass\trpass\trandom\trandom_us\tfree\tlate_us\n' >"$RAW"
 
 # run_one SECTION WORKLOAD THREADS ALLOC RUN TIMEOUT [runner options] -- CMD...
 # Runs one measurement and appends its row to raw.tsv; prints a short
@@ -242,7 +255,7 @@ run_one() {
     awk -v sec="$sec" -v wl="$wl" -v th="$th" -v al="$al" -v run="$run" \
         -v sum="$(head -c 64 "$out" | head -n 1)" -v phf="$ph" '
         BEGIN {
-            n = split("touch wpass rpass random random_us free", P, " ")
+            n = split("touch wpass rpass random random_us free late_us", P, " ")
             while ((getline line < phf) > 0) { split(line, f, "\t"); ph[f[1]] = f[2] }
         }
         {
@@ -290,7 +303,7 @@ inram() {
                     alloc_setup "$a"
                     if [ -n "$RMISSING" ]; then
                         printf 'inram\t%s\t%s\t%s\t%s\tmissing%s\n' "$wl" "$th" "$a" "$run" \
-                            "$(printf '\t-%.0s' $(seq 18))" >>"$RAW"
+                            "$(printf '\t-%.0s' $(seq 19))" >>"$RAW"
                         res=missing
                     else
                         # shellcheck disable=SC2086
@@ -406,7 +419,7 @@ outofcore() {
         alloc_setup "$row"
         if [ -n "$RMISSING" ]; then
             [ "$run" = 1 ] || continue
-            printf 'outofcore\taccess\t1\t%s\t1\tmissing%s\n' "$row" "$(printf '\t-%.0s' $(seq 18))" >>"$RAW"
+            printf 'outofcore\taccess\t1\t%s\t1\tmissing%s\n' "$row" "$(printf '\t-%.0s' $(seq 19))" >>"$RAW"
             say "  $row: missing ($RMISSING)"
             continue
         fi
@@ -415,7 +428,7 @@ outofcore() {
         if [ "$row" = swap ]; then
             if ! swap_on $((heap + 256)); then
                 [ "$run" = 1 ] &&
-                    printf 'outofcore\taccess\t1\tswap\t1\tskipped%s\n' "$(printf '\t-%.0s' $(seq 18))" >>"$RAW"
+                    printf 'outofcore\taccess\t1\tswap\t1\tskipped%s\n' "$(printf '\t-%.0s' $(seq 19))" >>"$RAW"
                 continue
             fi
             cgroup_swap allow "$limit"
@@ -495,12 +508,12 @@ growth() {
             line="  ${f}x ($heap MiB) $row:"
             growth_setup "$row"
             if [ -n "$RMISSING" ]; then
-                printf 'growth\taccess-%s\t1\t%s\t1\tmissing%s\n' "$heap" "$row" "$(printf '\t-%.0s' $(seq 18))" >>"$RAW"
+                printf 'growth\taccess-%s\t1\t%s\t1\tmissing%s\n' "$heap" "$row" "$(printf '\t-%.0s' $(seq 19))" >>"$RAW"
                 say "$line missing ($RMISSING)"
                 continue
             fi
             if [ -n "${gave_up[$row]:-}" ]; then
-                printf 'growth\taccess-%s\t1\t%s\t1\tskipped%s\n' "$heap" "$row" "$(printf '\t-%.0s' $(seq 18))" >>"$RAW"
+                printf 'growth\taccess-%s\t1\t%s\t1\tskipped%s\n' "$heap" "$row" "$(printf '\t-%.0s' $(seq 19))" >>"$RAW"
                 say "$line skipped (${gave_up[$row]})"
                 continue
             fi
@@ -508,7 +521,7 @@ growth() {
             [ "$row" = mapfile ] && args+=("$WORK")
             if [ "$row" = swap ]; then
                 if ! swap_on $((heap + 256)); then
-                    printf 'growth\taccess-%s\t1\tswap\t1\tskipped%s\n' "$heap" "$(printf '\t-%.0s' $(seq 18))" >>"$RAW"
+                    printf 'growth\taccess-%s\t1\tswap\t1\tskipped%s\n' "$heap" "$(printf '\t-%.0s' $(seq 19))" >>"$RAW"
                     gave_up[swap]="no swap file"
                     continue
                 fi

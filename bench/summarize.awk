@@ -41,7 +41,7 @@ $1 != mode { next }
     if (cnt[wl SUBSEP th SUBSEP s] > best_n[wl SUBSEP th]) {
         best_n[wl SUBSEP th] = cnt[wl SUBSEP th SUBSEP s]; best[wl SUBSEP th] = s
     }
-    split("wall rss_kb mem_kb foot_kb disk_kb majflt in_kb out_kb touch wpass rpass random random_us free", M, " ")
+    split("wall rss_kb mem_kb foot_kb disk_kb majflt in_kb out_kb touch wpass rpass random random_us late_us free", M, " ")
     for (m in M) if ($col[M[m]] != "-" && $col[M[m]] != "") add(k SUBSEP M[m], $col[M[m]])
 }
 
@@ -203,7 +203,7 @@ function access_report(    i, x, wl, th, a, k, c, v, gv, line, m, label, hdr) {
 }
 
 # ---------------------------------------------------------------- out of core
-function outofcore_report(    a, al, k, c, w, sw, swr, t, wp, rp, rnd, mbf, mbw, mbr, pf, pw, pwr, pr, sk) {
+function outofcore_report(    a, al, k, c, w, sw, swr, swl, t, wp, rp, rnd, lt, mbf, mbw, mbr, pf, pw, pwr, pr, sk) {
     print ""
     printf "Out of core: heap %d MiB of 1 MiB blocks, memory cgroup limit %d MiB, 1 thread, %s\n", heap_mb, limit_mb,
            (runs_in + 0 > 1) ? ("median of " runs_in " runs") : "1 run"
@@ -212,27 +212,31 @@ function outofcore_report(    a, al, k, c, w, sw, swr, t, wp, rp, rnd, mbf, mbw,
     print "fill = first touch of the whole heap; wpass = read-modify-write pass; rpass = read-only"
     print "pass; MB/s = heap / time; % = that rate against the disk's direct write (fill), read and"
     print "write at once (wpass: every byte is read and written back) or read (rpass) bandwidth; w/r %"
-    print "= wpass against the read alone; random = ms per random page touch; read/written = GiB of"
-    print "block I/O; x swap = how many times faster than Linux swap on the same disk (> 1: faster)"
-    printf "%-12s %7s %8s %7s %5s %7s %5s %5s %7s %5s %9s %6s %6s %8s %7s %7s\n", "method", "status", "total s",
-           "fill s", "%", "wpass s", "%", "w/r %", "rpass s", "%", "random ms", "read", "writ.", "majflt", "x swap",
-           "rnd x"
+    print "= wpass against the read alone; random = ms per random page touch, 2nd = the same over the"
+    print "touches' second half (after any change of paging the passes' end brought); read/written ="
+    print "GiB of block I/O; x swap, rnd x, 2nd x = how many times faster than Linux swap on the same"
+    print "disk (> 1: faster)"
+    printf "%-12s %7s %8s %7s %5s %7s %5s %5s %7s %5s %9s %6s %6s %6s %8s %7s %6s %6s\n", "method", "status",
+           "total s", "fill s", "%", "wpass s", "%", "w/r %", "rpass s", "%", "random ms", "2nd ms", "read", "writ.",
+           "majflt", "x swap", "rnd x", "2nd x"
     sk = "access" SUBSEP "1" SUBSEP "swap"
     sw = cell("access", 1, "swap") == "ok" ? median(sk SUBSEP "wall") : ""
     swr = cell("access", 1, "swap") == "ok" ? median(sk SUBSEP "random_us") : ""
-    print "method\tstatus\twall_s\tfill_s\tfill_MBps\tfill_pct_disk_write\twpass_s\twpass_MBps\twpass_pct_disk_readwrite\twpass_pct_disk_read\trpass_s\trpass_MBps\trpass_pct_disk_read\trandom_us\tfree_s\tmajflt\tread_kb\twritten_kb\trss_kb\tdisk_kb\tfoot_kb\tspeedup_vs_swap\trandom_speedup_vs_swap\tdisk_write_MBps\tdisk_read_MBps\tdisk_readwrite_MBps" > out_tsv
+    swl = cell("access", 1, "swap") == "ok" ? median(sk SUBSEP "late_us") : ""
+    print "method\tstatus\twall_s\tfill_s\tfill_MBps\tfill_pct_disk_write\twpass_s\twpass_MBps\twpass_pct_disk_readwrite\twpass_pct_disk_read\trpass_s\trpass_MBps\trpass_pct_disk_read\trandom_us\tlate_us\tfree_s\tmajflt\tread_kb\twritten_kb\trss_kb\tdisk_kb\tfoot_kb\tspeedup_vs_swap\trandom_speedup_vs_swap\tlate_speedup_vs_swap\tdisk_write_MBps\tdisk_read_MBps\tdisk_readwrite_MBps" > out_tsv
     print "method\tfill\twrite pass\tread pass\trandom touches\tfree" > out_plot
     for (a = 1; a <= nA; a++) {
         al = A[a]; k = "access" SUBSEP "1" SUBSEP al; c = cell("access", 1, al)
         if (c != "ok") {
             printf "%-12s %7s\n", al, c
             printf "%s\t%s", al, c > out_tsv
-            for (i = 3; i <= 23; i++) printf "\t-" > out_tsv
+            for (i = 3; i <= 25; i++) printf "\t-" > out_tsv
             printf "\t%s\t%s\t%s\n", disk_w, disk_r, disk_rw > out_tsv
             continue
         }
         w = median(k SUBSEP "wall"); t = median(k SUBSEP "touch")
         wp = median(k SUBSEP "wpass"); rp = median(k SUBSEP "rpass"); rnd = median(k SUBSEP "random_us")
+        lt = median(k SUBSEP "late_us")
         mbf = t > 0 ? heap_mb * 1.048576 / t : ""
         mbw = wp > 0 ? heap_mb * 1.048576 / wp : ""
         mbr = rp > 0 ? heap_mb * 1.048576 / rp : ""
@@ -240,15 +244,18 @@ function outofcore_report(    a, al, k, c, w, sw, swr, t, wp, rp, rnd, mbf, mbw,
         pw = (mbw != "" && disk_rw + 0 > 0) ? 100 * mbw / disk_rw : ""
         pwr = (mbw != "" && disk_r + 0 > 0) ? 100 * mbw / disk_r : ""
         pr = (mbr != "" && disk_r + 0 > 0) ? 100 * mbr / disk_r : ""
-        printf "%-12s %7s %8.2f %7.2f %5s %7.2f %5s %5s %7.2f %5s %9.3f %6.1f %6.1f %8d %7s %7s\n", al, c, w,
-               t, fmt(pf, "%.0f"), wp, fmt(pw, "%.0f"), fmt(pwr, "%.0f"), rp, fmt(pr, "%.0f"), rnd / 1000,
-               median(k SUBSEP "in_kb") / 1048576, median(k SUBSEP "out_kb") / 1048576,
-               median(k SUBSEP "majflt"), fmt(ratio(sw, w), "%.2f"), fmt(ratio(swr, rnd), "%.2f")
+        printf "%-12s %7s %8.2f %7.2f %5s %7.2f %5s %5s %7.2f %5s %9s %6s %6.1f %6.1f %8d %7s %6s %6s\n", al, c,
+               w, t, fmt(pf, "%.0f"), wp, fmt(pw, "%.0f"), fmt(pwr, "%.0f"), rp, fmt(pr, "%.0f"),
+               fmt(rnd == "" ? "" : rnd / 1000, "%.3f"),
+               fmt(lt == "" ? "" : lt / 1000, "%.3f"), median(k SUBSEP "in_kb") / 1048576,
+               median(k SUBSEP "out_kb") / 1048576, median(k SUBSEP "majflt"), fmt(ratio(sw, w), "%.2f"),
+               fmt(ratio(swr, rnd), "%.2f"), fmt(ratio(swl, lt), "%.2f")
         print al, c, w, t, fmt(mbf, "%.1f"), fmt(pf, "%.1f"), wp, fmt(mbw, "%.1f"), fmt(pw, "%.1f"), fmt(pwr, "%.1f"),
-              rp, fmt(mbr, "%.1f"), fmt(pr, "%.1f"), rnd, median(k SUBSEP "free"), median(k SUBSEP "majflt"),
+              rp, fmt(mbr, "%.1f"), fmt(pr, "%.1f"), rnd, fmt(lt, "%.3f"), median(k SUBSEP "free"),
+              median(k SUBSEP "majflt"),
               median(k SUBSEP "in_kb"), median(k SUBSEP "out_kb"), median(k SUBSEP "rss_kb"),
               median(k SUBSEP "disk_kb"), median(k SUBSEP "foot_kb"), fmt(ratio(sw, w), "%.3f"),
-              fmt(ratio(swr, rnd), "%.3f"), disk_w, disk_r, disk_rw > out_tsv
+              fmt(ratio(swr, rnd), "%.3f"), fmt(ratio(swl, lt), "%.3f"), disk_w, disk_r, disk_rw > out_tsv
         print al, t, wp, rp, median(k SUBSEP "random"), median(k SUBSEP "free") > out_plot
     }
 }
