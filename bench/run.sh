@@ -238,7 +238,11 @@ alloc_setup() {
 RAW=$B/raw.tsv
 # results of an earlier run must not pass for this one's
 rm -f "$B"/*.tsv "$B"/*.dat "$B"/*.png "$B"/*-table.txt "$B"/last-failure-*.stderr
-printf 'section\tworkload\tthreads\talloc\trun\tstatus\twall\tuser\tsys\trss_kb\tdisk_kb\tmem_kb\tfoot_kb\tmajflt\tminflt\tin_kb\tout_kb\tchecksum\ttouch\twpass\trpass\trandom\trandom_us\tfree\tlate_us\n' >"$RAW"
+RAW_HEADER='section\tworkload\tthreads\talloc\trun\tstatus\twall\tuser\tsys\trss_kb\tdisk_kb\tmem_kb\tfoot_kb\tmajflt\tminflt\tin_kb\tout_kb\tchecksum\ttouch\twpass\trpass\trandom\trandom_us\tfree\tlate_us'
+printf '%b\n' "$RAW_HEADER" >"$RAW"
+# the measurement columns of a row that has none (missing, skipped): one
+# "-" for each column after status
+NO_METRICS=$(printf '%b\n' "$RAW_HEADER" | awk -F'\t' '{ for (i = 7; i <= NF; i++) printf "\t-" }')
 
 # run_one SECTION WORKLOAD THREADS ALLOC RUN TIMEOUT [runner options] -- CMD...
 # Runs one measurement and appends its row to raw.tsv; prints a short
@@ -303,7 +307,7 @@ inram() {
                     alloc_setup "$a"
                     if [ -n "$RMISSING" ]; then
                         printf 'inram\t%s\t%s\t%s\t%s\tmissing%s\n' "$wl" "$th" "$a" "$run" \
-                            "$(printf '\t-%.0s' $(seq 19))" >>"$RAW"
+                            "$NO_METRICS" >>"$RAW"
                         res=missing
                     else
                         # shellcheck disable=SC2086
@@ -419,7 +423,7 @@ outofcore() {
         alloc_setup "$row"
         if [ -n "$RMISSING" ]; then
             [ "$run" = 1 ] || continue
-            printf 'outofcore\taccess\t1\t%s\t1\tmissing%s\n' "$row" "$(printf '\t-%.0s' $(seq 19))" >>"$RAW"
+            printf 'outofcore\taccess\t1\t%s\t1\tmissing%s\n' "$row" "$NO_METRICS" >>"$RAW"
             say "  $row: missing ($RMISSING)"
             continue
         fi
@@ -428,7 +432,7 @@ outofcore() {
         if [ "$row" = swap ]; then
             if ! swap_on $((heap + 256)); then
                 [ "$run" = 1 ] &&
-                    printf 'outofcore\taccess\t1\tswap\t1\tskipped%s\n' "$(printf '\t-%.0s' $(seq 19))" >>"$RAW"
+                    printf 'outofcore\taccess\t1\tswap\t1\tskipped%s\n' "$NO_METRICS" >>"$RAW"
                 continue
             fi
             cgroup_swap allow "$limit"
@@ -508,12 +512,12 @@ growth() {
             line="  ${f}x ($heap MiB) $row:"
             growth_setup "$row"
             if [ -n "$RMISSING" ]; then
-                printf 'growth\taccess-%s\t1\t%s\t1\tmissing%s\n' "$heap" "$row" "$(printf '\t-%.0s' $(seq 19))" >>"$RAW"
+                printf 'growth\taccess-%s\t1\t%s\t1\tmissing%s\n' "$heap" "$row" "$NO_METRICS" >>"$RAW"
                 say "$line missing ($RMISSING)"
                 continue
             fi
             if [ -n "${gave_up[$row]:-}" ]; then
-                printf 'growth\taccess-%s\t1\t%s\t1\tskipped%s\n' "$heap" "$row" "$(printf '\t-%.0s' $(seq 19))" >>"$RAW"
+                printf 'growth\taccess-%s\t1\t%s\t1\tskipped%s\n' "$heap" "$row" "$NO_METRICS" >>"$RAW"
                 say "$line skipped (${gave_up[$row]})"
                 continue
             fi
@@ -521,7 +525,7 @@ growth() {
             [ "$row" = mapfile ] && args+=("$WORK")
             if [ "$row" = swap ]; then
                 if ! swap_on $((heap + 256)); then
-                    printf 'growth\taccess-%s\t1\tswap\t1\tskipped%s\n' "$heap" "$(printf '\t-%.0s' $(seq 19))" >>"$RAW"
+                    printf 'growth\taccess-%s\t1\tswap\t1\tskipped%s\n' "$heap" "$NO_METRICS" >>"$RAW"
                     gave_up[swap]="no swap file"
                     continue
                 fi

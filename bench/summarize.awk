@@ -203,7 +203,8 @@ function access_report(    i, x, wl, th, a, k, c, v, gv, line, m, label, hdr) {
 }
 
 # ---------------------------------------------------------------- out of core
-function outofcore_report(    a, al, k, c, w, sw, swr, swl, t, wp, rp, rnd, lt, mbf, mbw, mbr, pf, pw, pwr, pr, sk) {
+function outofcore_report(    a, al, k, c, w, sw, swr, swl, t, wp, rp, rnd, lt, mbf, mbw, mbr, pf, pw, pwr, pr, sk,
+                              hdr, h, nf, i) {
     print ""
     printf "Out of core: heap %d MiB of 1 MiB blocks, memory cgroup limit %d MiB, 1 thread, %s\n", heap_mb, limit_mb,
            (runs_in + 0 > 1) ? ("median of " runs_in " runs") : "1 run"
@@ -220,17 +221,20 @@ function outofcore_report(    a, al, k, c, w, sw, swr, swl, t, wp, rp, rnd, lt, 
            "total s", "fill s", "%", "wpass s", "%", "w/r %", "rpass s", "%", "random ms", "2nd ms", "read", "writ.",
            "majflt", "x swap", "rnd x", "2nd x"
     sk = "access" SUBSEP "1" SUBSEP "swap"
-    sw = cell("access", 1, "swap") == "ok" ? median(sk SUBSEP "wall") : ""
-    swr = cell("access", 1, "swap") == "ok" ? median(sk SUBSEP "random_us") : ""
-    swl = cell("access", 1, "swap") == "ok" ? median(sk SUBSEP "late_us") : ""
-    print "method\tstatus\twall_s\tfill_s\tfill_MBps\tfill_pct_disk_write\twpass_s\twpass_MBps\twpass_pct_disk_readwrite\twpass_pct_disk_read\trpass_s\trpass_MBps\trpass_pct_disk_read\trandom_us\tlate_us\tfree_s\tmajflt\tread_kb\twritten_kb\trss_kb\tdisk_kb\tfoot_kb\tspeedup_vs_swap\trandom_speedup_vs_swap\tlate_speedup_vs_swap\tdisk_write_MBps\tdisk_read_MBps\tdisk_readwrite_MBps" > out_tsv
+    sw = swr = swl = ""
+    if (cell("access", 1, "swap") == "ok") {
+        sw = median(sk SUBSEP "wall"); swr = median(sk SUBSEP "random_us"); swl = median(sk SUBSEP "late_us")
+    }
+    hdr = "method\tstatus\twall_s\tfill_s\tfill_MBps\tfill_pct_disk_write\twpass_s\twpass_MBps\twpass_pct_disk_readwrite\twpass_pct_disk_read\trpass_s\trpass_MBps\trpass_pct_disk_read\trandom_us\tlate_us\tfree_s\tmajflt\tread_kb\twritten_kb\trss_kb\tdisk_kb\tfoot_kb\tspeedup_vs_swap\trandom_speedup_vs_swap\tlate_speedup_vs_swap\tdisk_write_MBps\tdisk_read_MBps\tdisk_readwrite_MBps"
+    print hdr > out_tsv
+    nf = split(hdr, h, "\t")
     print "method\tfill\twrite pass\tread pass\trandom touches\tfree" > out_plot
     for (a = 1; a <= nA; a++) {
         al = A[a]; k = "access" SUBSEP "1" SUBSEP al; c = cell("access", 1, al)
         if (c != "ok") {
             printf "%-12s %7s\n", al, c
             printf "%s\t%s", al, c > out_tsv
-            for (i = 3; i <= 25; i++) printf "\t-" > out_tsv
+            for (i = 3; i <= nf - 3; i++) printf "\t-" > out_tsv    # all but the disk's three
             printf "\t%s\t%s\t%s\n", disk_w, disk_r, disk_rw > out_tsv
             continue
         }
