@@ -3,8 +3,7 @@
 #include <errno.h>
 
 #include "alloc/meta.h"
-#include "backing/sampler.h"
-#include "backing/writeback.h"
+#include "backing/arena.h"
 #include "util/lock.h"
 
 __thread struct heap *tls_heap;
@@ -195,8 +194,7 @@ void *heap_alloc_slow(struct heap *h, unsigned cls)
         h->current[cls] = s;
         /* A consistent heap and no lock held: starting a thread, which
          * may allocate, is safe here. */
-        service_poll(&fsm_writeback);
-        service_poll(&fsm_sampler);
+        arena_start_services();
     }
 }
 

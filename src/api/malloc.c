@@ -5,8 +5,7 @@
 #include "alloc/heap.h"
 #include "alloc/pages.h"
 #include "api/api.h"
-#include "backing/sampler.h"
-#include "backing/writeback.h"
+#include "backing/arena.h"
 
 void *fsm_malloc(size_t n)
 {
@@ -42,8 +41,7 @@ void *fsm_large_alloc(size_t n, size_t align, bool *zeroed)
     struct run *r = pages_alloc(n ? pages_for(n) : 1, align_pages, NULL, &z);
     if (!r)
         return NULL;
-    service_poll(&fsm_writeback);   /* no lock held: see util/thread.h */
-    service_poll(&fsm_sampler);
+    arena_start_services();   /* no lock held: see backing/arena.h */
     if (zeroed)
         *zeroed = z;
     return (void *)r->start;

@@ -8,6 +8,7 @@
 #include "alloc/pages.h"
 #include "api/api.h"
 #include "backing/arena.h"
+#include "backing/prefill.h"
 #include "backing/sampler.h"
 #include "backing/trail.h"
 #include "backing/writeback.h"
@@ -193,6 +194,13 @@ FSMEM_API void fsmem_print_stats(int fd)
             msg_u64(&m, tu.most_followed);
             msg_str(&m, tu.most_followed == 1 ? " thread followed" : " threads followed");
         }
+        msg_write(fd, &m);
+    }
+    if (service_running(&fsm_prefill)) {
+        msg_init(&m);
+        msg_str(&m, "fsmem:   prefill         ");
+        msg_bytes(&m, prefill_bytes());
+        msg_str(&m, " of fresh file pages filled ahead of the program");
         msg_write(fd, &m);
     }
     if (service_running(&fsm_writeback)) {

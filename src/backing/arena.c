@@ -13,15 +13,21 @@
 #include "backing/budget.h"
 #include "backing/file.h"
 #include "backing/layout.h"
+#include "backing/prefill.h"
 #include "backing/sampler.h"
 #include "backing/writeback.h"
 #include "util/msg.h"
 
 struct arena arena;
 
-/* Disk is reserved this far beyond the top at a time, so that a heap
- * growing by small slabs does not make one fallocate call per slab. */
-#define COMMIT_AHEAD ((size_t)2 << 20)
+/* Disk is reserved beyond the top, so that a heap growing by small slabs
+ * does not make one fallocate call per slab: a sixteenth of the file heap,
+ * from 2 MiB to 32 MiB, renewed when less than half is left, so that the
+ * prefill thread has room above the top (prefill.c). On a disk short of
+ * room, where the reservation also writes the pages (reserve_piece), the
+ * least. */
+#define COMMIT_AHEAD_MIN ((size_t)2 << 20)
+#define COMMIT_AHEAD_MAX ((size_t)32 << 20)
 /* Below this much free disk (beside the margin), freed file-backed blocks
  * are punched out at once rather than kept for reuse. */
 #define DISK_TIGHT ((uint64_t)1 << 30)
@@ -292,12 +298,18 @@ void *arena_grow(size_t len)
             return NULL;
         }
     }
-    if (top > A.committed) {
-        uintptr_t ahead = top + COMMIT_AHEAD < A.mapped ? top + COMMIT_AHEAD : A.mapped;
-        if (for_pieces(A.committed, ahead, reserve_piece, NULL) == 0)
-            A.committed = ahead;
-        else if (for_pieces(A.committed, top, reserve_piece, NULL) == 0)
-            A.committed = top;
+    size_t margin = top > arena.ram_end ? (top - arena.ram_end) / 16 : 0;
+    if (margin > COMMIT_AHEAD_MAX)
+        margin = COMMIT_AHEAD_MAX;
+    if (margin < COMMIT_AHEAD_MIN || arena_disk_tight(top - 1))
+        margin = COMMIT_AHEAD_MIN;
+    margin &= ~(size_t)(COMMIT_AHEAD_MIN - 1);
+    if (top + margin / 2 > A.committed) {
+        uintptr_t ahead = top + margin < A.mapped ? top + margin : A.mapped;
+        if (ahead > A.committed && for_pieces(A.committed, ahead, reserve_piece, NULL) == 0)
+            __atomic_store_n(&A.committed, ahead, __ATOMIC_RELAXED);
+        else if (top <= A.committed || for_pieces(A.committed, top, reserve_piece, NULL) == 0)
+            __atomic_store_n(&A.committed, top > A.committed ? top : A.committed, __ATOMIC_RELAXED);
         else {
             errno = ENOMEM;
             return NULL;
@@ -307,8 +319,19 @@ void *arena_grow(size_t len)
     if (top > arena.ram_end + WRITEBACK_MIN_FILE_HEAP) {
         writeback_note_files();
         sampler_note_files();
+        prefill_note_files();
     }
+    prefill_note_growth(old, top);
     return (void *)old;
+}
+
+uint64_t arena_cache_room(void)
+{
+    struct ram_budget b;
+    ram_budget_auto(&b);
+    uintptr_t ram_top = arena.top < arena.ram_end ? arena.top : arena.ram_end;
+    uint64_t ram = ram_top - arena.base;
+    return b.limit > ram ? b.limit - ram : 0;
 }
 
 bool arena_disk_tight(uintptr_t a)

@@ -25,6 +25,7 @@
 
 #include "util/lock.h"
 #include "util/settings.h"
+#include "util/thread.h"
 
 #define CHUNK_SHIFT 26
 #define CHUNK_SIZE ((size_t)1 << CHUNK_SHIFT)
@@ -47,6 +48,21 @@ static inline bool arena_contains(const void *p)
 static inline bool arena_in_ram(uintptr_t p)
 {
     return p < arena.ram_end;
+}
+
+/* The backing store's threads: early writeback (writeback.c), the paging
+ * sampler (sampler.c) and prefill (prefill.c). Each is started once it is
+ * wanted, at the next arena_start_services(), which callers make where
+ * they hold no allocator lock and leave no structure half-updated
+ * (pthread_create may call malloc): malloc's large path once it has its
+ * run, and a thread heap's refill once the new slab is installed. One
+ * load each when nothing is due. */
+extern struct service fsm_writeback, fsm_sampler, fsm_prefill;
+static inline void arena_start_services(void)
+{
+    service_poll(&fsm_writeback);
+    service_poll(&fsm_sampler);
+    service_poll(&fsm_prefill);
 }
 
 /* Reserves address space and opens the backing files. On failure prints

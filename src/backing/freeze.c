@@ -11,6 +11,7 @@
 
 #include "backing/file.h"
 #include "backing/layout.h"
+#include "backing/prefill.h"
 #include "backing/sampler.h"
 #include "backing/writeback.h"
 #include "util/clock.h"
@@ -183,4 +184,5 @@ void arena_fork_child(void)
     atomic_store_explicit(&A.punched, 0, memory_order_relaxed);
     service_fork_child(&fsm_writeback);
     sampler_fork_child();
+    prefill_fork_child();
 }

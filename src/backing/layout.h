@@ -79,6 +79,11 @@ void sync_backing_files(unsigned flags);
  * 0 or -1. */
 int map_shared(uintptr_t start, size_t len);
 
+/* Roughly how much of the file heap the page cache can hold: the memory
+ * limit that FSMEM_RAM=auto goes by, less the RAM tier in use. Reads
+ * /proc and cgroup files: not for a path the program waits on. */
+uint64_t arena_cache_room(void);
+
 /* paging.c: applies fsmem's paging (or the advice) to a file mapping.
  * Caller holds the paging lock. */
 void set_paging(uintptr_t start, size_t len, enum arena_advice how);

@@ -35,6 +35,7 @@
 #include "backing/arena.h"
 #include "backing/budget.h"
 #include "backing/layout.h"
+#include "backing/prefill.h"
 #include "util/lock.h"
 #include "util/msg.h"
 
@@ -110,6 +111,7 @@ static bool copy_files(uintptr_t from, uintptr_t to, size_t len)
     lock_acquire(&move_lock);
     /* Read under move_lock: only a fork raises frozen_top, and it waits. */
     bool ok = from >= A.frozen_top && to >= A.frozen_top;
+    prefill_copy_begin();
     for (size_t done = 0; ok && done < len;) {
         uintptr_t s = from + done, d = to + done;
         size_t step = len - done;
@@ -124,6 +126,7 @@ static bool copy_files(uintptr_t from, uintptr_t to, size_t len)
         else
             done += (size_t)n;
     }
+    prefill_copy_end(to + len);
     lock_release(&move_lock);
     return ok;
 }

@@ -142,7 +142,7 @@ static struct {
     struct gate_mark gate[GATE_STEPS];   /* the process's counters GATE_STEP_MS apart */
     unsigned gate_at, gate_marks;        /* the oldest mark; how many are set */
     uint64_t gate_ms;                    /* when the newest was taken */
-    uint64_t cache_room;                 /* cache_room() at that step */
+    uint64_t cache_room;                 /* arena_cache_room() at that step */
     /* The same per thread, at the same steps, while the process has
      * more than one thread besides this one. */
     int task_tid[GATE_TASKS];            /* tasks_place's table */
@@ -521,17 +521,6 @@ static bool some_task_scattered(const struct task_counters *now, int n)
     return scattered;
 }
 
-/* Roughly how much of the file heap the page cache can hold: the memory
- * limit that FSMEM_RAM=auto goes by, less the RAM tier in use. */
-static uint64_t cache_room(void)
-{
-    struct ram_budget b;
-    ram_budget_auto(&b);
-    uintptr_t ram_top = arena.top < arena.ram_end ? arena.top : arena.ram_end;
-    uint64_t ram = ram_top - arena.base;
-    return b.limit > ram ? b.limit - ram : 0;
-}
-
 static int64_t user_us(const struct rusage *ru)
 {
     return (int64_t)ru->ru_utime.tv_sec * 1000000 + ru->ru_utime.tv_usec;
@@ -599,7 +588,7 @@ static void update_gate(const struct rusage *ru)
     long reads = reads_between(oldest, &now);
     struct task_counters tasks[GATE_TASKS];
     int ntasks = tasks_read(tasks, GATE_TASKS);
-    S.cache_room = cache_room();
+    S.cache_room = arena_cache_room();
     bool trail = trail_follow(tasks, ntasks);
     bool task_scattered = some_task_scattered(tasks, ntasks);
     if (S.gate_marks == GATE_STEPS && reads >= GATE_READS) {

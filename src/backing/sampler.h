@@ -11,7 +11,7 @@
 
 #include "util/thread.h"
 
-/* Started, like early writeback, at service_poll(&fsm_sampler). */
+/* Started, like early writeback, at arena_start_services(). */
 extern struct service fsm_sampler;
 
 /* Marks the sampled blocks of a range just mapped shared (and, when the

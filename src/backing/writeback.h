@@ -21,10 +21,7 @@ extern struct service fsm_writeback;
 /* Called with the page lock held, after the heap grew past that. */
 void writeback_note_files(void);
 
-/* The thread starts at service_poll(&fsm_writeback), which callers make
- * where they hold no allocator lock and leave no structure half-updated:
- * malloc's large path once it has its run, and a thread heap's refill
- * once the new slab is installed. */
+/* The thread starts at arena_start_services() (backing/arena.h). */
 
 /* How many times the thread has started writeback. */
 uint64_t writeback_kicks(void);

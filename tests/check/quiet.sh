@@ -1,9 +1,10 @@
 #!/bin/bash
 # A program that stops touching memory is left alone. fsmem's helper
-# threads (the sampler, and early writeback under a cgroup v1 limit) watch
-# a program whose heap is on files; once it takes no page fault they must
-# read nothing (no pagemap, no memory.stat) and the sampler must wake at
-# most a few times a second. A program computing on resident data or
+# threads (the sampler, prefill, and early writeback under a cgroup v1
+# limit) watch a program whose heap is on files; once it takes no page
+# fault they must read nothing (no pagemap, no memory.stat), the sampler
+# must wake at most a few times a second and prefill not at all once it
+# has looked a few times whether the fill goes on. A program computing on resident data or
 # waiting for input would otherwise lose CPU time and be woken hundreds of
 # times a second (jitter that a parallel job feels).
 #
@@ -18,6 +19,7 @@ need_file "$BUILD/tests/holder" "$BUILD/libfsmem.so"
 
 QUIET_S=3
 SAMPLER_MAX=$((QUIET_S * 5 + 10))   # 5 a second while quiet, and slack
+PREFILL_MAX=10                       # 8 looks after the fill stopped, then none
 dir=$(disk_tmpdir fsmem-quiet) || fail "no writable directory on disk for backing files"
 cg=
 pid=
@@ -80,6 +82,9 @@ while read -r name r0 w0 r1 w1; do
     [ "$reads" -eq 0 ] || failures+=("$name made $reads read calls in ${QUIET_S} s while the program took no fault")
     if [ "$name" = fsmem-sampler ] && [ "$wakes" -gt "$SAMPLER_MAX" ]; then
         failures+=("fsmem-sampler woke $wakes times in ${QUIET_S} s while the program took no fault (at most $SAMPLER_MAX expected)")
+    fi
+    if [ "$name" = fsmem-prefill ] && [ "$wakes" -gt "$PREFILL_MAX" ]; then
+        failures+=("fsmem-prefill woke $wakes times in ${QUIET_S} s after the heap stopped growing (at most $PREFILL_MAX expected)")
     fi
 done < <(join <(echo "$before") <(echo "$after"))
 note "quiet for ${QUIET_S} s $where:${summary%;}"

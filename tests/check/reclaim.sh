@@ -18,7 +18,7 @@ cleanup() {
 }
 trap cleanup EXIT
 mib=1024
-keep_kib=$((136 << 10))   # 128 MiB of young freed runs + the 2 MiB reserved ahead + slack
+keep_kib=$((168 << 10))   # 128 MiB of young freed runs + up to 32 MiB reserved ahead + slack
 
 for block_kib in $((mib << 10)) 1024 64; do
     rm -f "$dir.ctl" "$dir.out"
