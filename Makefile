@@ -43,7 +43,7 @@ build/obj/%.o: %.c $(LIB_HDR)
 	$(CC) $(LIBFLAGS) -c $< -o $@
 
 build/libfsmem.so: $(LIB_OBJ)
-	$(CC) -shared -Wl,-z,now -Wl,-soname,libfsmem.so -o $@ $(LIB_OBJ) -lpthread
+	$(CC) -shared -Wl,-z,now -Wl,-z,defs -Wl,-soname,libfsmem.so -o $@ $(LIB_OBJ) -lpthread
 
 build/libfsmem.a: $(LIB_OBJ)
 	rm -f $@

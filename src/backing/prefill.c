@@ -28,10 +28,15 @@
  * reserved above the top for it): a program that allocates and does not
  * write, or writes at random, costs at most that much clearing it would
  * not have done, and the pages stay below the cgroup's limit with room
- * to spare. A frontier that has not moved for STALL_MS ends the run; the
- * next growth of the heap starts another. It works under the paging
- * lock, on shared file pages only: a fork freezes the heap under that
- * lock, and frozen views must not be written. */
+ * to spare. A frontier that has not moved for STALL_MS ends the run, for
+ * good: past it, a block that is not cached may be one the program wrote
+ * and the cgroup evicted since, which a fill would read back (when runs
+ * were resumed after a pause, the thread filled 1.2-1.8 GiB of
+ * access's 2 GiB heap out of core where the fill gave it about 0.9:
+ * it had followed the write pass, reading blocks back ahead of it). The next growth of the heap starts
+ * another. It works under the paging lock, on shared file pages only: a
+ * fork freezes the heap under that lock, and frozen views must not be
+ * written. */
 #include "backing/prefill.h"
 
 #include <linux/futex.h>
@@ -53,8 +58,6 @@
 #define AHEAD_SHARE 16              /* at most this share of the page cache */
 #define NAP_NS 500000               /* the program fills 2 MiB in 1.5 ms or more */
 #define STALL_MS 50
-#define LOOK_MS 250                 /* after a run: looks for it going on... */
-#define LOOKS 8                     /* ...this many times, then waits for growth */
 
 static void *fill(void *unused);
 struct service fsm_prefill = SERVICE_INIT(fill, "fsmem-prefill");
@@ -103,14 +106,12 @@ static void nap(void)
     nanosleep(&ts, NULL);
 }
 
-/* Waits until the heap grows past `seen` growths, or ms go by (-1: no
- * limit). */
-static void wait_growth(uint32_t seen, long ms)
+/* Waits until the heap grows past `seen` growths. */
+static void wait_growth(uint32_t seen)
 {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000}, *limit = ms < 0 ? NULL : &ts;
     atomic_store(&P.asleep, true);
     if (atomic_load(&P.grown) == seen)
-        syscall(SYS_futex, &P.grown, FUTEX_WAIT | FUTEX_PRIVATE_FLAG, seen, limit, NULL, 0);
+        syscall(SYS_futex, &P.grown, FUTEX_WAIT | FUTEX_PRIVATE_FLAG, seen, NULL, NULL, 0);
     atomic_store(&P.asleep, false);
 }
 
@@ -188,29 +189,14 @@ static void follow(struct run *r)
 static void *fill(void *unused)
 {
     (void)unused;
-    struct run r = {0};
-    unsigned looks = LOOKS;
+    struct run r;
     for (;;) {
+        uint32_t g = atomic_load(&P.grown);
         if (atomic_exchange(&P.pending, false)) {
             run_at(&r, atomic_load(&P.start));
             follow(&r);
-            looks = 0;
-            continue;
-        }
-        uint32_t g = atomic_load(&P.grown);
-        if (atomic_load(&P.pending))
-            continue;
-        if (looks < LOOKS) {
-            /* A run that stopped may go on after a pause. */
-            wait_growth(g, LOOK_MS);
-            looks++;
-            if (!atomic_load(&P.pending) && r.front &&
-                advance(&r, __atomic_load_n(&A.committed, __ATOMIC_RELAXED))) {
-                follow(&r);
-                looks = 0;
-            }
         } else {
-            wait_growth(g, -1);
+            wait_growth(g);
         }
     }
     return NULL;

@@ -3,8 +3,7 @@
 # threads (the sampler, prefill, and early writeback under a cgroup v1
 # limit) watch a program whose heap is on files; once it takes no page
 # fault they must read nothing (no pagemap, no memory.stat), the sampler
-# must wake at most a few times a second and prefill not at all once it
-# has looked a few times whether the fill goes on. A program computing on resident data or
+# must wake at most a few times a second and prefill not at all. A program computing on resident data or
 # waiting for input would otherwise lose CPU time and be woken hundreds of
 # times a second (jitter that a parallel job feels).
 #
@@ -19,7 +18,7 @@ need_file "$BUILD/tests/holder" "$BUILD/libfsmem.so"
 
 QUIET_S=3
 SAMPLER_MAX=$((QUIET_S * 5 + 10))   # 5 a second while quiet, and slack
-PREFILL_MAX=10                       # 8 looks after the fill stopped, then none
+PREFILL_MAX=2                        # it sleeps until the heap grows again
 dir=$(disk_tmpdir fsmem-quiet) || fail "no writable directory on disk for backing files"
 cg=
 pid=
