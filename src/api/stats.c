@@ -196,13 +196,8 @@ FSMEM_API void fsmem_print_stats(int fd)
         }
         msg_write(fd, &m);
     }
-    if (service_running(&fsm_prefill)) {
-        msg_init(&m);
-        msg_str(&m, "fsmem:   prefill         ");
-        msg_bytes(&m, prefill_bytes());
-        msg_str(&m, " of fresh file pages filled ahead of the program");
-        msg_write(fd, &m);
-    }
+    if (service_running(&fsm_prefill))
+        line(fd, "prefill         ", prefill_bytes(), " of fresh file pages filled ahead of the program");
     if (service_running(&fsm_writeback)) {
         msg_init(&m);
         msg_str(&m, "fsmem:   early writeback ");

@@ -306,13 +306,15 @@ void *arena_grow(size_t len)
     margin &= ~(size_t)(COMMIT_AHEAD_MIN - 1);
     if (top + margin / 2 > A.committed) {
         uintptr_t ahead = top + margin < A.mapped ? top + margin : A.mapped;
-        if (ahead > A.committed && for_pieces(A.committed, ahead, reserve_piece, NULL) == 0)
+        if (ahead > A.committed && for_pieces(A.committed, ahead, reserve_piece, NULL) == 0) {
             __atomic_store_n(&A.committed, ahead, __ATOMIC_RELAXED);
-        else if (top <= A.committed || for_pieces(A.committed, top, reserve_piece, NULL) == 0)
-            __atomic_store_n(&A.committed, top > A.committed ? top : A.committed, __ATOMIC_RELAXED);
-        else {
-            errno = ENOMEM;
-            return NULL;
+        } else if (top > A.committed) {
+            /* Short of room for all of it: the pages handed out will do. */
+            if (for_pieces(A.committed, top, reserve_piece, NULL) != 0) {
+                errno = ENOMEM;
+                return NULL;
+            }
+            __atomic_store_n(&A.committed, top, __ATOMIC_RELAXED);
         }
     }
     arena.top = top;

@@ -33,10 +33,10 @@
  * and the cgroup evicted since, which a fill would read back (when runs
  * were resumed after a pause, the thread filled 1.2-1.8 GiB of
  * access's 2 GiB heap out of core where the fill gave it about 0.9:
- * it had followed the write pass, reading blocks back ahead of it). The next growth of the heap starts
- * another. It works under the paging lock, on shared file pages only: a
- * fork freezes the heap under that lock, and frozen views must not be
- * written. */
+ * it had followed the write pass, reading blocks back ahead of it). The
+ * next growth of the heap starts another. It works under the paging
+ * lock, on shared file pages only: a fork freezes the heap under that
+ * lock, and frozen views must not be written. */
 #include "backing/prefill.h"
 
 #include <linux/futex.h>
@@ -130,17 +130,6 @@ struct run {
     uintptr_t ahead;
 };
 
-static bool advance(struct run *r, uintptr_t end);
-
-static void run_at(struct run *r, uintptr_t start)
-{
-    r->copies = atomic_load(&P.copies);
-    r->front = block_down(start);
-    advance(r, __atomic_load_n(&A.committed, __ATOMIC_RELAXED));
-    r->base = r->next = r->front;
-    r->ahead = ahead_for_cache();
-}
-
 /* Moves the frontier over the blocks written since; true if it moved. */
 static bool advance(struct run *r, uintptr_t end)
 {
@@ -150,6 +139,15 @@ static bool advance(struct run *r, uintptr_t end)
     bool moved = f != r->front;
     r->front = f;
     return moved;
+}
+
+static void run_at(struct run *r, uintptr_t start)
+{
+    r->copies = atomic_load(&P.copies);
+    r->front = block_down(start);
+    advance(r, __atomic_load_n(&A.committed, __ATOMIC_RELAXED));
+    r->base = r->next = r->front;
+    r->ahead = ahead_for_cache();
 }
 
 /* Fills the thread's blocks ahead of the program's frontier while it

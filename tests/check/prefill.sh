@@ -15,37 +15,42 @@ cpus=$(nproc 2>/dev/null || echo 1)
 [ "$cpus" -ge 2 ] || skip "one CPU: fsmem fills fresh pages ahead of the program only with two or more"
 
 dir=$(disk_tmpdir fsmem-prefill) || fail "no writable directory on disk for backing files"
-trap 'rm -rf "$dir" "$dir.stats"' EXIT
+trap 'rm -rf "$dir" "$dir.stats" "$dir.out"' EXIT
 failures=()
 
-# filled MODE: runs prefill MODE 512 and prints the bytes the thread
-# filled (0 when the summary has no prefill line: the thread never ran).
+# filled MODE: runs prefill MODE 512 and sets got to the bytes the
+# thread filled (0 when the summary has no prefill line: the thread never
+# ran). Not in a subshell: its failures must reach the caller.
 filled() {
+    got=0
     : >"$dir.stats"
     FSMEM_STATS=$dir.stats with_fsmem "$dir" "$BUILD/tests/prefill" "$1" 512 >"$dir.out" 2>&1 ||
-        { failures+=("prefill $1: $(describe_status $?): $(tail -n 2 "$dir.out")"); echo 0; return; }
+        { failures+=("prefill $1: $(describe_status $?): $(tail -n 2 "$dir.out")"); return; }
     grep -qx ok "$dir.out" || failures+=("prefill $1: no 'ok': $(tail -n 2 "$dir.out")")
     [ -s "$dir.stats" ] || failures+=("prefill $1: no FSMEM_STATS summary: was fsmem in use?")
-    awk '/^fsmem: +prefill / {
+    got=$(awk '/^fsmem: +prefill / {
             v = $3; u = substr(v, length(v)); n = v + 0
             if (u == "K") n *= 1024; else if (u == "M") n *= 1048576; else if (u == "G") n *= 1073741824
             b = n
         }
-        END { printf "%d\n", b + 0 }' "$dir.stats"
+        END { printf "%d\n", b + 0 }' "$dir.stats")
 }
 
 mib() { echo $(($1 >> 20)); }
 
 for mode in blocks one; do
-    b=$(filled "$mode")
+    filled "$mode"
+    b=$got
     note "$mode: $(mib "$b") MiB of 512 filled ahead of the program"
     [ "$b" -ge $((8 << 20)) ] ||
         failures+=("$mode: the thread filled $(mib "$b") MiB of a 512 MiB fill in address order (at least 8 expected)")
 done
-b=$(filled idle)
+filled idle
+b=$got
 note "idle: $(mib "$b") MiB filled in a block never written"
 [ "$b" -eq 0 ] || failures+=("idle: the thread filled $b bytes of a block the program never wrote")
-b=$(filled random)
+filled random
+b=$got
 note "random: $(mib "$b") MiB filled in a block written on 64 random pages"
 [ "$b" -le $((32 << 20)) ] ||
     failures+=("random: the thread filled $(mib "$b") MiB of a block written at random (at most 32 expected)")
