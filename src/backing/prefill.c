@@ -70,6 +70,7 @@ static struct {
     _Atomic int copying;            /* kernel copies in flight (move.c) */
     _Atomic uint32_t copies;        /* kernel copies ended */
     _Atomic uint64_t filled;
+    _Atomic uintptr_t front, ahead; /* the run followed now; 0: none */
 } P;
 
 static inline uintptr_t block_down(uintptr_t a) { return a & ~(BLOCK - 1); }
@@ -164,8 +165,10 @@ static void follow(struct run *r)
         if (atomic_load(&P.copying) || atomic_load(&P.copies) != r->copies)
             return;
         uintptr_t end = __atomic_load_n(&A.committed, __ATOMIC_RELAXED);
-        if (advance(r, end))
+        if (advance(r, end)) {
             moved_ms = monotonic_ms();
+            atomic_store_explicit(&P.front, r->front, memory_order_relaxed);
+        }
         if (r->next < r->front)
             r->next = r->front;
         uintptr_t limit = r->front >= r->base + 2 * BLOCK ? r->front + r->ahead : r->front;
@@ -184,6 +187,24 @@ static void follow(struct run *r)
     }
 }
 
+/* A run that follows a fill takes in the growths behind it: the first
+ * growth after the run began is still the pending start when it stalls,
+ * and taken as a new run it started below the frontier, where the next
+ * pass over the heap was reading blocks back, and filled every other
+ * block ahead of that pass (reading it from disk, and dirtying it). The
+ * pass then faulted every other block, which the fault trail took for
+ * random touches. A start in the block where the frontier stands, or
+ * past it, is a growth the run did not cover. A kernel copy that ends
+ * meanwhile sets a start of its own, which stays. */
+static void drop_covered_start(const struct run *r)
+{
+    uintptr_t start = atomic_load(&P.start);
+    if (start + BLOCK > r->front || !atomic_exchange(&P.pending, false))
+        return;
+    if (atomic_load(&P.start) != start)
+        atomic_store(&P.pending, true);
+}
+
 static void *fill(void *unused)
 {
     (void)unused;
@@ -192,7 +213,11 @@ static void *fill(void *unused)
         uint32_t g = atomic_load(&P.grown);
         if (atomic_exchange(&P.pending, false)) {
             run_at(&r, atomic_load(&P.start));
+            atomic_store_explicit(&P.ahead, r.ahead, memory_order_relaxed);
+            atomic_store_explicit(&P.front, r.front, memory_order_relaxed);
             follow(&r);
+            atomic_store_explicit(&P.front, 0, memory_order_relaxed);
+            drop_covered_start(&r);
         } else {
             wait_growth(g);
         }
@@ -248,6 +273,17 @@ void prefill_fork_child(void)
 {
     atomic_store(&P.asleep, false);
     service_fork_child(&fsm_prefill);
+}
+
+/* The program's faults come at the frontier or just past it, and the
+ * fault trail reads them up to a tick late: the 32 MiB behind the
+ * frontier are in the window too (the program fills 2 MiB in 1.5 ms or
+ * more). Random touches land in it for at most STALL_MS after a fill. */
+bool prefill_filling(uintptr_t addr)
+{
+    uintptr_t front = atomic_load_explicit(&P.front, memory_order_relaxed);
+    return front && addr + AHEAD_MAX >= front &&
+           addr < front + atomic_load_explicit(&P.ahead, memory_order_relaxed) + BLOCK;
 }
 
 uint64_t prefill_bytes(void)

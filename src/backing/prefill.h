@@ -3,6 +3,7 @@
 #ifndef FSMEM_BACKING_PREFILL_H
 #define FSMEM_BACKING_PREFILL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "util/thread.h"
@@ -28,6 +29,11 @@ void prefill_copy_end(uintptr_t end);
 
 /* In a fork child: the thread did not survive the fork. */
 void prefill_fork_child(void);
+
+/* Whether addr is where the program is filling fresh pages beside the
+ * thread now: it faults every other block there, as the thread takes the
+ * others. Any thread may ask; a few loads. */
+bool prefill_filling(uintptr_t addr);
 
 /* Bytes of fresh file pages the thread has filled so far. */
 uint64_t prefill_bytes(void);
